@@ -1,0 +1,240 @@
+//! The contract every [`QuoteStore`] keeps, as one suite that each backend runs with its own
+//! constructor:
+//!
+//! ```text
+//! quotes_core::quote_store_contract!(quotes_store_memory::MemoryStore::default());
+//! ```
+//!
+//! A new backend is done when it passes this suite unchanged.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+
+use crate::{NewQuote, PageRequest, QuoteId, QuoteStore, StoreError};
+
+/// Expands to one `#[test]` per contract case; `$make` is evaluated afresh for each test and
+/// must give something that derefs to a `QuoteStore` (a store, `Box` or `Arc`).
+#[macro_export]
+macro_rules! quote_store_contract {
+    ($make:expr) => {
+        $crate::quote_store_contract!(@cases $make;
+            empty_store,
+            insert_then_get_round_trips,
+            ids_are_distinct,
+            list_pages_in_id_order,
+            count_follows_inserts_and_deletes,
+            update_keeps_id_and_creation_time,
+            update_into_another_quotes_key_conflicts,
+            delete_removes,
+            duplicate_insert_conflicts,
+            get_or_create_all_is_idempotent,
+            get_or_create_all_leaves_existing_untouched,
+            pick_is_stable_and_reaches_every_quote,
+            concurrent_inserts,
+            concurrent_get_or_create_all,
+            unicode_round_trips,
+            length_limits_round_trip,
+            ping_answers
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let store = $make;
+                $crate::contract::$case(&*store);
+            }
+        )*
+    };
+}
+
+fn nq(text: &str, author: &str) -> NewQuote {
+    NewQuote::parse(text, author, None).expect("valid test quote")
+}
+
+fn page(n: u32, per: u32) -> PageRequest {
+    PageRequest::new(n, per).expect("valid page")
+}
+
+pub fn empty_store(s: &dyn QuoteStore) {
+    assert_eq!(s.count().unwrap(), 0);
+    let p = s.list(page(1, 10)).unwrap();
+    assert!(p.items.is_empty());
+    assert_eq!(p.total, 0);
+    assert!(s.pick(0).unwrap().is_none());
+    assert!(s.pick(u64::MAX).unwrap().is_none());
+    assert!(matches!(s.get(QuoteId(1)), Err(StoreError::NotFound)));
+    assert!(matches!(s.delete(QuoteId(1)), Err(StoreError::NotFound)));
+    assert!(matches!(s.update(QuoteId(1), nq("a", "b")), Err(StoreError::NotFound)));
+}
+
+pub fn insert_then_get_round_trips(s: &dyn QuoteStore) {
+    let before = Utc::now() - chrono::Duration::seconds(5);
+    let new = NewQuote::parse("All warfare is based on deception.", "Sun Tzu", Some("The Art of War")).unwrap();
+    let stored = s.insert(new.clone()).unwrap();
+    assert_eq!(stored.content(), new);
+    assert!(stored.created_at >= before && stored.created_at <= Utc::now() + chrono::Duration::seconds(5));
+    assert_eq!(s.get(stored.id).unwrap(), stored);
+
+    let without_source = s.insert(nq("Two\nlines", "Anon")).unwrap();
+    assert_eq!(s.get(without_source.id).unwrap().source, None);
+    assert_eq!(s.get(without_source.id).unwrap().text.as_str(), "Two\nlines");
+}
+
+pub fn ids_are_distinct(s: &dyn QuoteStore) {
+    let ids: HashSet<_> = (0..20).map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id).collect();
+    assert_eq!(ids.len(), 20);
+}
+
+pub fn list_pages_in_id_order(s: &dyn QuoteStore) {
+    let ids: Vec<_> = (0..7).map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id).collect();
+    let mut seen = Vec::new();
+    for (n, len) in [(1, 3), (2, 3), (3, 1)] {
+        let p = s.list(page(n, 3)).unwrap();
+        assert_eq!((p.page, p.per_page, p.total, p.items.len()), (n, 3, 7, len));
+        seen.extend(p.items.iter().map(|q| q.id));
+    }
+    assert_eq!(seen, ids, "pages are in id order and cover every quote once");
+    let beyond = s.list(page(4, 3)).unwrap();
+    assert!(beyond.items.is_empty());
+    assert_eq!(beyond.total, 7);
+    assert!(s.list(page(u32::MAX, 1000)).unwrap().items.is_empty());
+    assert_eq!(s.list(page(1, 1000)).unwrap().items.len(), 7);
+}
+
+pub fn count_follows_inserts_and_deletes(s: &dyn QuoteStore) {
+    let a = s.insert(nq("a", "x")).unwrap();
+    s.insert(nq("b", "x")).unwrap();
+    assert_eq!(s.count().unwrap(), 2);
+    s.delete(a.id).unwrap();
+    assert_eq!(s.count().unwrap(), 1);
+}
+
+pub fn update_keeps_id_and_creation_time(s: &dyn QuoteStore) {
+    let q = s.insert(nq("before", "x")).unwrap();
+    let new = NewQuote::parse("after", "y", Some("z")).unwrap();
+    let updated = s.update(q.id, new.clone()).unwrap();
+    assert_eq!((updated.id, updated.created_at), (q.id, q.created_at));
+    assert_eq!(updated.content(), new);
+    assert_eq!(s.get(q.id).unwrap(), updated);
+    // Updating a quote to its own key is no conflict.
+    s.update(q.id, NewQuote::parse("after ", "y", None).unwrap()).unwrap();
+}
+
+pub fn update_into_another_quotes_key_conflicts(s: &dyn QuoteStore) {
+    let a = s.insert(nq("a", "x")).unwrap();
+    let b = s.insert(nq("b", "x")).unwrap();
+    assert!(matches!(s.update(b.id, nq(" a ", "x")), Err(StoreError::Conflict(_))));
+    assert_eq!(s.get(b.id).unwrap(), b, "a refused update changes nothing");
+    assert_eq!(s.get(a.id).unwrap(), a);
+}
+
+pub fn delete_removes(s: &dyn QuoteStore) {
+    let q = s.insert(nq("a", "x")).unwrap();
+    s.delete(q.id).unwrap();
+    assert!(matches!(s.get(q.id), Err(StoreError::NotFound)));
+    assert!(matches!(s.delete(q.id), Err(StoreError::NotFound)));
+    // The key is free again.
+    s.insert(nq("a", "x")).unwrap();
+}
+
+pub fn duplicate_insert_conflicts(s: &dyn QuoteStore) {
+    s.insert(nq("All  warfare\nis deception.", "Sun Tzu")).unwrap();
+    let dup = s.insert(nq("All warfare is deception.", " Sun   Tzu"));
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert_eq!(s.count().unwrap(), 1);
+    // Another author or another case is another quote.
+    s.insert(nq("All warfare is deception.", "Anon")).unwrap();
+    s.insert(nq("all warfare is deception.", "Sun Tzu")).unwrap();
+    assert_eq!(s.count().unwrap(), 3);
+}
+
+pub fn get_or_create_all_is_idempotent(s: &dyn QuoteStore) {
+    let batch = vec![nq("a", "x"), nq("b", "x"), nq("a", "x"), nq("c", "y")];
+    let first = s.get_or_create_all(&batch).unwrap();
+    assert_eq!((first.added, first.existing), (3, 1));
+    let again = s.get_or_create_all(&batch).unwrap();
+    assert_eq!((again.added, again.existing), (0, 4));
+    assert_eq!(s.count().unwrap(), 3);
+    let spaced = s.get_or_create_all(&[nq(" a\n", "x "), nq("d", "x")]).unwrap();
+    assert_eq!((spaced.added, spaced.existing), (1, 1));
+    let empty = s.get_or_create_all(&[]).unwrap();
+    assert_eq!((empty.added, empty.existing), (0, 0));
+}
+
+pub fn get_or_create_all_leaves_existing_untouched(s: &dyn QuoteStore) {
+    let edited = s.insert(NewQuote::parse("a", "x", Some("edited by hand")).unwrap()).unwrap();
+    s.get_or_create_all(&[NewQuote::parse("a", "x", Some("from the file")).unwrap()]).unwrap();
+    assert_eq!(s.get(edited.id).unwrap(), edited);
+}
+
+pub fn pick_is_stable_and_reaches_every_quote(s: &dyn QuoteStore) {
+    let ids: HashSet<_> = (0..5).map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id).collect();
+    for seed in [0, 1, 7, u64::MAX] {
+        let a = s.pick(seed).unwrap().expect("a quote");
+        assert_eq!(Some(a.clone()), s.pick(seed).unwrap(), "same seed, same quote");
+        assert!(ids.contains(&a.id));
+    }
+    let picked: HashSet<_> = (0..5).map(|seed| s.pick(seed).unwrap().unwrap().id).collect();
+    assert_eq!(picked, ids, "five consecutive seeds reach all five quotes");
+}
+
+pub fn concurrent_inserts(s: &dyn QuoteStore) {
+    const THREADS: usize = 8;
+    const EACH: usize = 25;
+    let ids: Vec<QuoteId> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                scope.spawn(move || {
+                    (0..EACH)
+                        .map(|i| s.insert(nq(&format!("t{t} q{i}"), "a")).unwrap().id)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), THREADS * EACH);
+    assert_eq!(s.count().unwrap(), (THREADS * EACH) as u64);
+}
+
+pub fn concurrent_get_or_create_all(s: &dyn QuoteStore) {
+    let batch: Vec<_> = (0..30).map(|i| nq(&format!("shared {i}"), "a")).collect();
+    let reports: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4).map(|_| scope.spawn(|| s.get_or_create_all(&batch).unwrap())).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(s.count().unwrap(), 30, "each quote stored once");
+    assert_eq!(reports.iter().map(|r| r.added).sum::<usize>(), 30);
+    assert!(reports.iter().all(|r| r.added + r.existing == 30));
+}
+
+pub fn unicode_round_trips(s: &dyn QuoteStore) {
+    for (text, author) in [
+        ("兵者，詭道也。", "孫子"),
+        ("Ünïcödé façade — “quoted” ‘marks’ 🐉🏯", "Zoë Ω"),
+        ("مرحبا بالعالم", "עברית"),
+        ("e\u{301} combining and zero\u{200b}width", "a\u{0308}"),
+        ("<script>alert('x')</script> & \"amp\"", "O'Brien & Co"),
+    ] {
+        let q = s.insert(nq(text, author)).unwrap();
+        let got = s.get(q.id).unwrap();
+        assert_eq!((got.text.as_str(), got.author.as_str()), (text, author));
+    }
+}
+
+pub fn length_limits_round_trip(s: &dyn QuoteStore) {
+    let text = "兵".repeat(crate::QuoteText::MAX_CHARS);
+    let author = "é".repeat(crate::Author::MAX_CHARS);
+    let source = "s".repeat(crate::Source::MAX_CHARS);
+    let q = s.insert(NewQuote::parse(&text, &author, Some(&source)).unwrap()).unwrap();
+    let got = s.get(q.id).unwrap();
+    assert_eq!(got.text.as_str(), text);
+    assert_eq!(got.author.as_str(), author);
+    assert_eq!(got.source.unwrap().as_str(), source);
+}
+
+pub fn ping_answers(s: &dyn QuoteStore) {
+    s.ping().unwrap();
+}

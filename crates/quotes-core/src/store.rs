@@ -1,0 +1,193 @@
+//! The `QuoteStore` trait: what every storage backend promises.
+
+use serde::Serialize;
+
+use crate::{Invalid, NewQuote, Quote, QuoteId};
+
+/// The most quotes one page may hold.
+pub const MAX_PER_PAGE: u32 = 1000;
+
+/// What went wrong in a store, named by what the caller can do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// Another quote already has this text and author.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(#[from] Invalid),
+    /// The backend cannot answer now; trying again later may work.
+    #[error("store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn unavailable(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Unavailable(e.into())
+    }
+}
+
+/// A page of a listing, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PageRequest {
+    page: u32,
+    per_page: u32,
+}
+
+impl PageRequest {
+    pub const DEFAULT_PER_PAGE: u32 = 50;
+
+    /// `page` counts from 1; `per_page` is 1 to [`MAX_PER_PAGE`].
+    pub fn new(page: u32, per_page: u32) -> Result<Self, Invalid> {
+        if page == 0 {
+            return Err(Invalid::Other {
+                field: "page",
+                reason: "pages count from 1".into(),
+            });
+        }
+        if per_page == 0 || per_page > MAX_PER_PAGE {
+            return Err(Invalid::Other {
+                field: "per_page",
+                reason: format!("must be between 1 and {MAX_PER_PAGE}"),
+            });
+        }
+        Ok(Self { page, per_page })
+    }
+
+    pub fn page(&self) -> u32 {
+        self.page
+    }
+
+    pub fn per_page(&self) -> u32 {
+        self.per_page
+    }
+
+    /// How many items come before this page.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.per_page)
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            page: 1,
+            per_page: Self::DEFAULT_PER_PAGE,
+        }
+    }
+}
+
+/// One page of items and where it stands in the whole listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: u64,
+}
+
+impl<T> Page<T> {
+    /// The number of pages; an empty listing still has one (empty) page.
+    pub fn num_pages(&self) -> u32 {
+        let pages = self.total.div_ceil(u64::from(self.per_page)).max(1);
+        u32::try_from(pages).unwrap_or(u32::MAX)
+    }
+
+    pub fn has_previous(&self) -> bool {
+        self.page > 1
+    }
+
+    pub fn has_next(&self) -> bool {
+        self.page < self.num_pages()
+    }
+
+    /// True when the page asked for lies beyond the last page.
+    pub fn is_out_of_range(&self) -> bool {
+        self.page > self.num_pages()
+    }
+}
+
+/// What loading a batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LoadReport {
+    /// Quotes that were not there before.
+    pub added: usize,
+    /// Quotes whose text and author were already there (left as they were).
+    pub existing: usize,
+}
+
+/// Where quotes live. Object-safe: hold it as `Arc<dyn QuoteStore>`.
+///
+/// Listings are ordered by id, oldest first. Two quotes with the same text and author
+/// (white space normalised, see [`NewQuote::same_key`]) cannot both be stored.
+pub trait QuoteStore: Send + Sync {
+    fn get(&self, id: QuoteId) -> Result<Quote, StoreError>;
+
+    fn list(&self, page: PageRequest) -> Result<Page<Quote>, StoreError>;
+
+    fn count(&self) -> Result<u64, StoreError>;
+
+    /// Stores a new quote; `Conflict` when its text and author are already there.
+    fn insert(&self, quote: NewQuote) -> Result<Quote, StoreError>;
+
+    /// Replaces a quote's content, keeping its id and creation time.
+    fn update(&self, id: QuoteId, quote: NewQuote) -> Result<Quote, StoreError>;
+
+    fn delete(&self, id: QuoteId) -> Result<(), StoreError>;
+
+    /// A quote chosen by `seed`: the same seed picks the same quote while the store is
+    /// unchanged; `None` when the store is empty. Pass a random seed for a random quote,
+    /// the day's number for a quote of the day.
+    fn pick(&self, seed: u64) -> Result<Option<Quote>, StoreError>;
+
+    /// Django's `get_or_create` for a whole batch, all or nothing: adds each quote whose
+    /// text and author are not there yet and leaves existing ones untouched, so loading the
+    /// same batch twice adds nothing. On error nothing is added.
+    fn get_or_create_all(&self, batch: &[NewQuote]) -> Result<LoadReport, StoreError>;
+
+    /// Answers when the store can serve requests (readiness).
+    fn ping(&self) -> Result<(), StoreError> {
+        self.count().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(page: u32, per_page: u32, total: u64) -> Page<()> {
+        Page {
+            items: vec![],
+            page,
+            per_page,
+            total,
+        }
+    }
+
+    #[test]
+    fn page_requests_are_bounded() {
+        assert!(PageRequest::new(0, 10).is_err());
+        assert!(PageRequest::new(1, 0).is_err());
+        assert!(PageRequest::new(1, MAX_PER_PAGE + 1).is_err());
+        assert_eq!(PageRequest::new(3, 10).unwrap().offset(), 20);
+        assert_eq!(PageRequest::new(u32::MAX, MAX_PER_PAGE).unwrap().offset(), 4_294_967_294_000);
+    }
+
+    #[test]
+    fn page_arithmetic() {
+        let check = |p: Page<()>, pages, prev, next, out| {
+            assert_eq!(
+                (p.num_pages(), p.has_previous(), p.has_next(), p.is_out_of_range()),
+                (pages, prev, next, out),
+                "{p:?}"
+            );
+        };
+        check(page(1, 50, 0), 1, false, false, false);
+        check(page(1, 50, 50), 1, false, false, false);
+        check(page(1, 50, 51), 2, false, true, false);
+        check(page(2, 50, 51), 2, true, false, false);
+        check(page(3, 50, 51), 2, true, false, true);
+    }
+}
