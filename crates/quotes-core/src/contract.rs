@@ -66,36 +66,57 @@ pub fn empty_store(s: &dyn QuoteStore) {
     assert!(s.pick(u64::MAX).unwrap().is_none());
     assert!(matches!(s.get(QuoteId(1)), Err(StoreError::NotFound)));
     assert!(matches!(s.delete(QuoteId(1)), Err(StoreError::NotFound)));
-    assert!(matches!(s.update(QuoteId(1), nq("a", "b")), Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.update(QuoteId(1), nq("a", "b")),
+        Err(StoreError::NotFound)
+    ));
 }
 
 pub fn insert_then_get_round_trips(s: &dyn QuoteStore) {
     let before = Utc::now() - chrono::Duration::seconds(5);
-    let new = NewQuote::parse("All warfare is based on deception.", "Sun Tzu", Some("The Art of War")).unwrap();
+    let new = NewQuote::parse(
+        "All warfare is based on deception.",
+        "Sun Tzu",
+        Some("The Art of War"),
+    )
+    .unwrap();
     let stored = s.insert(new.clone()).unwrap();
     assert_eq!(stored.content(), new);
-    assert!(stored.created_at >= before && stored.created_at <= Utc::now() + chrono::Duration::seconds(5));
+    assert!(
+        stored.created_at >= before
+            && stored.created_at <= Utc::now() + chrono::Duration::seconds(5)
+    );
     assert_eq!(s.get(stored.id).unwrap(), stored);
 
     let without_source = s.insert(nq("Two\nlines", "Anon")).unwrap();
     assert_eq!(s.get(without_source.id).unwrap().source, None);
-    assert_eq!(s.get(without_source.id).unwrap().text.as_str(), "Two\nlines");
+    assert_eq!(
+        s.get(without_source.id).unwrap().text.as_str(),
+        "Two\nlines"
+    );
 }
 
 pub fn ids_are_distinct(s: &dyn QuoteStore) {
-    let ids: HashSet<_> = (0..20).map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id).collect();
+    let ids: HashSet<_> = (0..20)
+        .map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id)
+        .collect();
     assert_eq!(ids.len(), 20);
 }
 
 pub fn list_pages_in_id_order(s: &dyn QuoteStore) {
-    let ids: Vec<_> = (0..7).map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id).collect();
+    let ids: Vec<_> = (0..7)
+        .map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id)
+        .collect();
     let mut seen = Vec::new();
     for (n, len) in [(1, 3), (2, 3), (3, 1)] {
         let p = s.list(page(n, 3)).unwrap();
         assert_eq!((p.page, p.per_page, p.total, p.items.len()), (n, 3, 7, len));
         seen.extend(p.items.iter().map(|q| q.id));
     }
-    assert_eq!(seen, ids, "pages are in id order and cover every quote once");
+    assert_eq!(
+        seen, ids,
+        "pages are in id order and cover every quote once"
+    );
     let beyond = s.list(page(4, 3)).unwrap();
     assert!(beyond.items.is_empty());
     assert_eq!(beyond.total, 7);
@@ -119,13 +140,17 @@ pub fn update_keeps_id_and_creation_time(s: &dyn QuoteStore) {
     assert_eq!(updated.content(), new);
     assert_eq!(s.get(q.id).unwrap(), updated);
     // Updating a quote to its own key is no conflict.
-    s.update(q.id, NewQuote::parse("after ", "y", None).unwrap()).unwrap();
+    s.update(q.id, NewQuote::parse("after ", "y", None).unwrap())
+        .unwrap();
 }
 
 pub fn update_into_another_quotes_key_conflicts(s: &dyn QuoteStore) {
     let a = s.insert(nq("a", "x")).unwrap();
     let b = s.insert(nq("b", "x")).unwrap();
-    assert!(matches!(s.update(b.id, nq(" a ", "x")), Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.update(b.id, nq(" a ", "x")),
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(s.get(b.id).unwrap(), b, "a refused update changes nothing");
     assert_eq!(s.get(a.id).unwrap(), a);
 }
@@ -140,13 +165,15 @@ pub fn delete_removes(s: &dyn QuoteStore) {
 }
 
 pub fn duplicate_insert_conflicts(s: &dyn QuoteStore) {
-    s.insert(nq("All  warfare\nis deception.", "Sun Tzu")).unwrap();
+    s.insert(nq("All  warfare\nis deception.", "Sun Tzu"))
+        .unwrap();
     let dup = s.insert(nq("All warfare is deception.", " Sun   Tzu"));
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     assert_eq!(s.count().unwrap(), 1);
     // Another author or another case is another quote.
     s.insert(nq("All warfare is deception.", "Anon")).unwrap();
-    s.insert(nq("all warfare is deception.", "Sun Tzu")).unwrap();
+    s.insert(nq("all warfare is deception.", "Sun Tzu"))
+        .unwrap();
     assert_eq!(s.count().unwrap(), 3);
 }
 
@@ -157,26 +184,39 @@ pub fn get_or_create_all_is_idempotent(s: &dyn QuoteStore) {
     let again = s.get_or_create_all(&batch).unwrap();
     assert_eq!((again.added, again.existing), (0, 4));
     assert_eq!(s.count().unwrap(), 3);
-    let spaced = s.get_or_create_all(&[nq(" a\n", "x "), nq("d", "x")]).unwrap();
+    let spaced = s
+        .get_or_create_all(&[nq(" a\n", "x "), nq("d", "x")])
+        .unwrap();
     assert_eq!((spaced.added, spaced.existing), (1, 1));
     let empty = s.get_or_create_all(&[]).unwrap();
     assert_eq!((empty.added, empty.existing), (0, 0));
 }
 
 pub fn get_or_create_all_leaves_existing_untouched(s: &dyn QuoteStore) {
-    let edited = s.insert(NewQuote::parse("a", "x", Some("edited by hand")).unwrap()).unwrap();
-    s.get_or_create_all(&[NewQuote::parse("a", "x", Some("from the file")).unwrap()]).unwrap();
+    let edited = s
+        .insert(NewQuote::parse("a", "x", Some("edited by hand")).unwrap())
+        .unwrap();
+    s.get_or_create_all(&[NewQuote::parse("a", "x", Some("from the file")).unwrap()])
+        .unwrap();
     assert_eq!(s.get(edited.id).unwrap(), edited);
 }
 
 pub fn pick_is_stable_and_reaches_every_quote(s: &dyn QuoteStore) {
-    let ids: HashSet<_> = (0..5).map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id).collect();
+    let ids: HashSet<_> = (0..5)
+        .map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id)
+        .collect();
     for seed in [0, 1, 7, u64::MAX] {
         let a = s.pick(seed).unwrap().expect("a quote");
-        assert_eq!(Some(a.clone()), s.pick(seed).unwrap(), "same seed, same quote");
+        assert_eq!(
+            Some(a.clone()),
+            s.pick(seed).unwrap(),
+            "same seed, same quote"
+        );
         assert!(ids.contains(&a.id));
     }
-    let picked: HashSet<_> = (0..5).map(|seed| s.pick(seed).unwrap().unwrap().id).collect();
+    let picked: HashSet<_> = (0..5)
+        .map(|seed| s.pick(seed).unwrap().unwrap().id)
+        .collect();
     assert_eq!(picked, ids, "five consecutive seeds reach all five quotes");
 }
 
@@ -193,7 +233,10 @@ pub fn concurrent_inserts(s: &dyn QuoteStore) {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), THREADS * EACH);
     assert_eq!(s.count().unwrap(), (THREADS * EACH) as u64);
@@ -202,7 +245,9 @@ pub fn concurrent_inserts(s: &dyn QuoteStore) {
 pub fn concurrent_get_or_create_all(s: &dyn QuoteStore) {
     let batch: Vec<_> = (0..30).map(|i| nq(&format!("shared {i}"), "a")).collect();
     let reports: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..4).map(|_| scope.spawn(|| s.get_or_create_all(&batch).unwrap())).collect();
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| s.get_or_create_all(&batch).unwrap()))
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(s.count().unwrap(), 30, "each quote stored once");
@@ -228,7 +273,9 @@ pub fn length_limits_round_trip(s: &dyn QuoteStore) {
     let text = "兵".repeat(crate::QuoteText::MAX_CHARS);
     let author = "é".repeat(crate::Author::MAX_CHARS);
     let source = "s".repeat(crate::Source::MAX_CHARS);
-    let q = s.insert(NewQuote::parse(&text, &author, Some(&source)).unwrap()).unwrap();
+    let q = s
+        .insert(NewQuote::parse(&text, &author, Some(&source)).unwrap())
+        .unwrap();
     let got = s.get(q.id).unwrap();
     assert_eq!(got.text.as_str(), text);
     assert_eq!(got.author.as_str(), author);

@@ -10,5 +10,7 @@ mod store;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 
-pub use quote::{normalize_whitespace, Author, Invalid, NewQuote, Quote, QuoteId, QuoteText, Source};
+pub use quote::{
+    normalize_whitespace, Author, Invalid, NewQuote, Quote, QuoteId, QuoteText, Source,
+};
 pub use store::{LoadReport, Page, PageRequest, QuoteStore, StoreError, MAX_PER_PAGE};

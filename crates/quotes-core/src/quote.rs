@@ -27,7 +27,12 @@ pub enum Invalid {
 }
 
 /// Trims `raw` and checks the rules every text field shares.
-fn checked(raw: &str, field: &'static str, max: usize, single_line: bool) -> Result<String, Invalid> {
+fn checked(
+    raw: &str,
+    field: &'static str,
+    max: usize,
+    single_line: bool,
+) -> Result<String, Invalid> {
     let value = raw.trim();
     if value.is_empty() {
         return Err(Invalid::Empty { field });
@@ -195,7 +200,11 @@ pub struct NewQuote {
 
 impl NewQuote {
     pub fn new(text: QuoteText, author: Author, source: Option<Source>) -> Self {
-        Self { text, author, source }
+        Self {
+            text,
+            author,
+            source,
+        }
     }
 
     /// Parses all three parts, reporting the first field at fault.
@@ -245,9 +254,18 @@ mod tests {
     #[test]
     fn text_is_trimmed_and_checked() {
         assert_eq!(QuoteText::parse("  hi \n").unwrap().as_str(), "hi");
-        assert_eq!(QuoteText::parse(" \n\t "), Err(Invalid::Empty { field: "text" }));
-        assert_eq!(QuoteText::parse("a\0b"), Err(Invalid::Nul { field: "text" }));
-        assert_eq!(QuoteText::parse("two\nlines").unwrap().as_str(), "two\nlines");
+        assert_eq!(
+            QuoteText::parse(" \n\t "),
+            Err(Invalid::Empty { field: "text" })
+        );
+        assert_eq!(
+            QuoteText::parse("a\0b"),
+            Err(Invalid::Nul { field: "text" })
+        );
+        assert_eq!(
+            QuoteText::parse("two\nlines").unwrap().as_str(),
+            "two\nlines"
+        );
     }
 
     #[test]
@@ -262,21 +280,37 @@ mod tests {
         assert!(Author::parse(&"x".repeat(200)).is_ok());
         assert!(matches!(
             Author::parse(&"x".repeat(201)),
-            Err(Invalid::TooLong { field: "author", max: 200, len: 201 })
+            Err(Invalid::TooLong {
+                field: "author",
+                max: 200,
+                len: 201
+            })
         ));
     }
 
     #[test]
     fn author_and_source_are_single_lines() {
-        assert_eq!(Author::parse("Sun\nTzu"), Err(Invalid::Multiline { field: "author" }));
-        assert_eq!(Source::parse("a\rb"), Err(Invalid::Multiline { field: "source" }));
+        assert_eq!(
+            Author::parse("Sun\nTzu"),
+            Err(Invalid::Multiline { field: "author" })
+        );
+        assert_eq!(
+            Source::parse("a\rb"),
+            Err(Invalid::Multiline { field: "source" })
+        );
     }
 
     #[test]
     fn source_parentheses_must_balance() {
         assert!(Source::parse("The Art of War (Giles)").is_ok());
-        assert_eq!(Source::parse("a (b"), Err(Invalid::Unbalanced { field: "source" }));
-        assert_eq!(Source::parse("a) (b"), Err(Invalid::Unbalanced { field: "source" }));
+        assert_eq!(
+            Source::parse("a (b"),
+            Err(Invalid::Unbalanced { field: "source" })
+        );
+        assert_eq!(
+            Source::parse("a) (b"),
+            Err(Invalid::Unbalanced { field: "source" })
+        );
         assert_eq!(Source::parse_optional("   "), Ok(None));
     }
 

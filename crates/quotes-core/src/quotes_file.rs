@@ -75,7 +75,11 @@ pub fn parse_bytes(file: &str, bytes: &[u8]) -> Result<Vec<NewQuote>, ParseError
     match std::str::from_utf8(bytes) {
         Ok(src) => parse(file, src),
         Err(e) => {
-            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
             Err(ParseError {
                 file: file.to_owned(),
                 line,
@@ -141,7 +145,9 @@ pub fn parse(file: &str, src: &str) -> Result<Vec<NewQuote>, ParseError> {
         if let Some(author_line) = after_author {
             return Err(err(
                 n,
-                format!("text after the author line {author_line}: separate quotes with a blank line"),
+                format!(
+                    "text after the author line {author_line}: separate quotes with a blank line"
+                ),
             ));
         }
         if text.is_empty() {
@@ -163,7 +169,9 @@ fn needs_escape(line: &str) -> bool {
 
 /// Writes quotes in the format [`parse`] reads; parsing the result gives the same quotes.
 pub fn write<'a>(quotes: impl IntoIterator<Item = &'a NewQuote>) -> String {
-    let mut out = String::from("# quotes file: text lines, then '— Author (Source)', blank line between quotes\n");
+    let mut out = String::from(
+        "# quotes file: text lines, then '— Author (Source)', blank line between quotes\n",
+    );
     for q in quotes {
         out.push('\n');
         for line in q.text.as_str().lines() {
@@ -210,7 +218,11 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                q("All warfare is based on deception.", "Sun Tzu", Some("The Art of War")),
+                q(
+                    "All warfare is based on deception.",
+                    "Sun Tzu",
+                    Some("The Art of War")
+                ),
                 q("A quote may span\nseveral lines.", "Sun Tzu", None),
             ]
         );
@@ -218,19 +230,38 @@ mod tests {
 
     #[test]
     fn source_is_the_closing_parenthesised_group() {
-        let got = parse("f", "x\n— Sun Tzu (The Art of War (Giles))\n\ny\n— A (b) ()\n").unwrap();
+        let got = parse(
+            "f",
+            "x\n— Sun Tzu (The Art of War (Giles))\n\ny\n— A (b) ()\n",
+        )
+        .unwrap();
         assert_eq!(got[0].author.as_str(), "Sun Tzu");
-        assert_eq!(got[0].source.as_ref().unwrap().as_str(), "The Art of War (Giles)");
+        assert_eq!(
+            got[0].source.as_ref().unwrap().as_str(),
+            "The Art of War (Giles)"
+        );
         assert_eq!(got[1].author.as_str(), "A (b)");
         assert_eq!(got[1].source, None);
     }
 
     #[test]
     fn errors_name_file_and_line() {
-        check_err("a\n— A\n\n# c\nno author\n\nb\n— B\n", "fixtures/quotes.txt:5: quote has no author line");
-        check_err("a\n— A\n\nlast quote\n", "fixtures/quotes.txt:4: quote has no author line");
-        check_err("— A\n", "fixtures/quotes.txt:1: author line has no quote text above it");
-        check_err("a\n—\n", "fixtures/quotes.txt:2: author line names no author");
+        check_err(
+            "a\n— A\n\n# c\nno author\n\nb\n— B\n",
+            "fixtures/quotes.txt:5: quote has no author line",
+        );
+        check_err(
+            "a\n— A\n\nlast quote\n",
+            "fixtures/quotes.txt:4: quote has no author line",
+        );
+        check_err(
+            "— A\n",
+            "fixtures/quotes.txt:1: author line has no quote text above it",
+        );
+        check_err(
+            "a\n—\n",
+            "fixtures/quotes.txt:2: author line names no author",
+        );
         check_err(
             "a\n— A\nb\n— B\n",
             "fixtures/quotes.txt:3: text after the author line 2: separate quotes with a blank line",
@@ -243,7 +274,10 @@ mod tests {
             &format!("a\n— {}\n", "y".repeat(201)),
             "fixtures/quotes.txt:2: author is longer than 200 characters (it has 201)",
         );
-        check_err("a\0\n— A\n", "fixtures/quotes.txt:1: text contains a NUL character");
+        check_err(
+            "a\0\n— A\n",
+            "fixtures/quotes.txt:1: text contains a NUL character",
+        );
     }
 
     #[test]
@@ -262,9 +296,17 @@ mod tests {
     fn write_then_parse_round_trips_awkward_quotes() {
         let quotes = vec![
             q("plain", "Sun Tzu", Some("The Art of War")),
-            q("# not a comment\n— not an author\n-- nor this\n\\ backslash\n\nafter a blank line", "A", None),
+            q(
+                "# not a comment\n— not an author\n-- nor this\n\\ backslash\n\nafter a blank line",
+                "A",
+                None,
+            ),
             q("x", "Author (with parens)", None),
-            q("<script>alert(1)</script> & more", "Ünïcödé 孫子", Some("a (b) c")),
+            q(
+                "<script>alert(1)</script> & more",
+                "Ünïcödé 孫子",
+                Some("a (b) c"),
+            ),
             q("  indented first line\n   \n  — ", "B", None),
         ];
         let written = write(&quotes);

@@ -172,14 +172,22 @@ mod tests {
         assert!(PageRequest::new(1, 0).is_err());
         assert!(PageRequest::new(1, MAX_PER_PAGE + 1).is_err());
         assert_eq!(PageRequest::new(3, 10).unwrap().offset(), 20);
-        assert_eq!(PageRequest::new(u32::MAX, MAX_PER_PAGE).unwrap().offset(), 4_294_967_294_000);
+        assert_eq!(
+            PageRequest::new(u32::MAX, MAX_PER_PAGE).unwrap().offset(),
+            4_294_967_294_000
+        );
     }
 
     #[test]
     fn page_arithmetic() {
         let check = |p: Page<()>, pages, prev, next, out| {
             assert_eq!(
-                (p.num_pages(), p.has_previous(), p.has_next(), p.is_out_of_range()),
+                (
+                    p.num_pages(),
+                    p.has_previous(),
+                    p.has_next(),
+                    p.is_out_of_range()
+                ),
                 (pages, prev, next, out),
                 "{p:?}"
             );

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::Utc;
-use quotes_core::{LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteStore, StoreError};
+use quotes_core::{
+    LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteStore, StoreError,
+};
 
 #[derive(Default)]
 struct Inner {
@@ -61,7 +63,11 @@ fn conflict() -> StoreError {
 
 impl QuoteStore for MemoryStore {
     fn get(&self, id: QuoteId) -> Result<Quote, StoreError> {
-        self.read().quotes.get(&id).cloned().ok_or(StoreError::NotFound)
+        self.read()
+            .quotes
+            .get(&id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
     }
 
     fn list(&self, page: PageRequest) -> Result<Page<Quote>, StoreError> {

@@ -1,0 +1,230 @@
+//! Configuration, Twelve-Factor style: built-in defaults (config/default.toml), then
+//! config/$QUOTES_ENV.toml, then QUOTES__SECTION__KEY variables, then the conventional
+//! PORT, DATABASE_URL, QUOTES_STORE and QUOTES_LOG_FORMAT.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Auto,
+    Memory,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreSettings {
+    pub kind: StoreKind,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_secs: u64,
+    pub statement_timeout_ms: u64,
+    pub wait_timeout_secs: u64,
+}
+
+// The URL holds a password: never print it.
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &if self.url.is_empty() { "" } else { "<set>" })
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DatabaseSettings {
+    pub fn wait_timeout(&self) -> Duration {
+        Duration::from_secs(self.wait_timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// The environment as settings see it: a map, so that tests need not touch the process's own.
+pub type Vars = HashMap<String, String>;
+
+impl Settings {
+    /// Reads settings from the process environment.
+    pub fn load() -> anyhow::Result<Self> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Reads settings with `vars` standing in for the environment. Empty values count as unset.
+    pub fn from_vars(mut vars: Vars) -> anyhow::Result<Self> {
+        vars.retain(|_, v| !v.is_empty());
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(env) = vars.get("QUOTES_ENV") {
+            let dir = vars
+                .get("QUOTES_CONFIG_DIR")
+                .map_or_else(|| PathBuf::from("config"), PathBuf::from);
+            let path = dir.join(format!("{env}.toml"));
+            if !path.is_file() {
+                bail!("QUOTES_ENV={env} but {} does not exist", path.display());
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        let conventional = [
+            ("PORT", "server.port"),
+            ("DATABASE_URL", "database.url"),
+            ("QUOTES_STORE", "store.kind"),
+            ("QUOTES_LOG_FORMAT", "log.format"),
+        ];
+        for (var, key) in conventional {
+            builder = builder.set_override_option(key, vars.get(var).cloned())?;
+        }
+        let environment = Environment::with_prefix("QUOTES")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(vars));
+        builder
+            .add_source(environment)
+            .build()
+            .and_then(Config::try_deserialize)
+            .context("reading configuration")
+    }
+
+    /// The store that runs: an explicit kind, else PostgreSQL when a URL is given.
+    pub fn store_kind(&self) -> StoreKind {
+        match self.store.kind {
+            StoreKind::Auto if self.database.url.is_empty() => StoreKind::Memory,
+            StoreKind::Auto => StoreKind::Postgres,
+            kind => kind,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        Settings::from_vars(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_bind_locally_on_8000_with_memory() {
+        let s = load(&[]).unwrap();
+        assert_eq!((s.server.host.as_str(), s.server.port), ("127.0.0.1", 8000));
+        assert_eq!(s.store_kind(), StoreKind::Memory);
+        assert_eq!(s.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn conventional_variables_win() {
+        let s = load(&[
+            ("PORT", "9001"),
+            ("DATABASE_URL", "postgres://u:secret@h/db"),
+            ("QUOTES__SERVER__PORT", "7000"),
+        ])
+        .unwrap();
+        assert_eq!(s.server.port, 9001);
+        assert_eq!(s.store_kind(), StoreKind::Postgres);
+        assert!(
+            !format!("{s:?}").contains("secret"),
+            "settings never print the password"
+        );
+    }
+
+    #[test]
+    fn quotes_section_key_variables_override_defaults() {
+        let s = load(&[
+            ("QUOTES__SERVER__PORT", "7000"),
+            ("QUOTES__DATABASE__POOL_SIZE", "3"),
+            ("QUOTES__LOG__LEVEL", "debug"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.server.port, s.database.pool_size, s.log.level.as_str()),
+            (7000, 3, "debug")
+        );
+    }
+
+    #[test]
+    fn explicit_store_wins_over_url() {
+        let s = load(&[
+            ("DATABASE_URL", "postgres://h/db"),
+            ("QUOTES_STORE", "memory"),
+        ])
+        .unwrap();
+        assert_eq!(s.store_kind(), StoreKind::Memory);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = load(&[("PORT", "eighty")]).unwrap_err();
+        assert!(format!("{e:#}").contains("server.port"), "{e:#}");
+        let e = load(&[("QUOTES_STORE", "mongo")]).unwrap_err();
+        assert!(format!("{e:#}").contains("mongo"), "{e:#}");
+    }
+
+    #[test]
+    fn environment_file_must_exist() {
+        let e = load(&[
+            ("QUOTES_ENV", "nosuch"),
+            ("QUOTES_CONFIG_DIR", "/nonexistent"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "QUOTES_ENV=nosuch but /nonexistent/nosuch.toml does not exist"
+        );
+    }
+
+    #[test]
+    fn environment_file_layers_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("staging.toml"), "[server]\nport = 8123\n").unwrap();
+        let s = load(&[
+            ("QUOTES_ENV", "staging"),
+            ("QUOTES_CONFIG_DIR", dir.path().to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(s.server.port, 8123);
+        assert_eq!(s.server.host, "127.0.0.1");
+    }
+}

@@ -1,0 +1,347 @@
+//! The site: components plus the routes every deployment has (health, readiness, static
+//! files), the middleware stack, and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, ContentType, HeaderValue};
+use actix_web::middleware::{self, ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::error::{PublicMessage, RETRY_AFTER_SECS};
+use crate::{AppError, Component, NavLink, Templates};
+
+/// What the binary was built from, shown by `/healthz` and in the footer.
+#[derive(Debug, Clone)]
+pub struct BuildInfo {
+    pub version: &'static str,
+    pub commit: String,
+}
+
+/// How the HTTP server runs.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The components that make up a site; the binary assembles it.
+pub struct Site {
+    info: BuildInfo,
+    components: Vec<Arc<dyn Component>>,
+}
+
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.components.iter().map(|c| c.name()).collect();
+        f.debug_struct("Site")
+            .field("info", &self.info)
+            .field("components", &names)
+            .finish()
+    }
+}
+
+impl Site {
+    pub fn new(info: BuildInfo) -> Self {
+        Self {
+            info,
+            components: Vec::new(),
+        }
+    }
+
+    /// Adds a component. Routes of earlier components win over later ones.
+    pub fn with(mut self, component: impl Component) -> Self {
+        self.components.push(Arc::new(component));
+        self
+    }
+}
+
+/// Shared by every worker.
+struct SiteState {
+    info: BuildInfo,
+    components: Vec<Arc<dyn Component>>,
+}
+
+const STYLESHEET: &str = include_str!("../static/style.css");
+const FAVICON: &str = include_str!("../static/favicon.svg");
+const CSP: &str = "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Starts serving `site` on `listener`. Await the returned server; it stops gracefully on
+/// SIGTERM or SIGINT, letting in-flight requests finish within `shutdown_timeout`.
+pub fn serve(
+    listener: TcpListener,
+    site: Site,
+    options: &ServerOptions,
+) -> std::io::Result<Server> {
+    let nav: Vec<NavLink> = site.components.iter().flat_map(|c| c.nav()).collect();
+    let component_templates = site.components.iter().flat_map(|c| c.templates()).collect();
+    let templates = Templates::new(component_templates, nav, &site.info)
+        .map_err(|e| std::io::Error::other(format!("loading templates: {e:?}")))?;
+    let templates = web::Data::new(templates);
+    let state = web::Data::new(SiteState {
+        info: site.info,
+        components: site.components,
+    });
+
+    let mut server = HttpServer::new(move || {
+        let state = state.clone();
+        App::new()
+            .app_data(templates.clone())
+            .app_data(state.clone())
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| AppError::bad_request(e.to_string()).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| AppError::not_found(e.to_string()).into()),
+            )
+            .wrap(ErrorHandlers::new().default_handler(render_error))
+            .wrap(
+                middleware::DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::REFERRER_POLICY, "same-origin"))
+                    .add((header::CONTENT_SECURITY_POLICY, CSP)),
+            )
+            .wrap(middleware::from_fn(log_request))
+            .configure(|cfg| {
+                for component in &state.components {
+                    component.routes(cfg);
+                }
+            })
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/static/style.css", web::get().to(stylesheet))
+            .route("/static/favicon.svg", web::get().to(favicon))
+            .route("/favicon.ico", web::get().to(favicon))
+            .route("/", web::get().to(index))
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(options.shutdown_timeout.as_secs());
+    if options.workers > 0 {
+        server = server.workers(options.workers);
+    }
+    Ok(server.run())
+}
+
+/// A request's id: in the log line, the `X-Request-Id` header and a 500 page.
+#[derive(Debug, Clone)]
+struct RequestId(String);
+
+/// Logs one line per request, with its id, method, path, status and latency.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{:016x}", fastrand::u64(..)));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let start = Instant::now();
+    // Everything logged while serving the request carries its id.
+    let span = tracing::info_span!("request", request_id = %id);
+    let result = next.call(req).instrument(span).await;
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let status = match &result {
+        Ok(res) => res.status().as_u16(),
+        Err(e) => e.as_response_error().status_code().as_u16(),
+    };
+    tracing::info!(request_id = %id, %method, %path, status, latency_ms = format_args!("{latency_ms:.1}"), "request");
+    result.map(|mut res| {
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            res.headers_mut()
+                .insert(header::HeaderName::from_static("x-request-id"), value);
+        }
+        res
+    })
+}
+
+fn default_message(status: actix_web::http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "The request was not understood.",
+        404 => "There is no page at this address.",
+        405 => "This address does not accept that method.",
+        503 => "The service is temporarily unavailable, please try again shortly.",
+        s if s >= 500 => "Something went wrong on our side.",
+        _ => "The request could not be served.",
+    }
+}
+
+/// Turns every 4xx and 5xx into the site's error page, or a JSON body under `/api/`.
+fn render_error<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let status = res.status();
+    // A body the handler wrote itself (such as /readyz's JSON) is already what it means.
+    let public = res
+        .response()
+        .extensions()
+        .get::<PublicMessage>()
+        .map(|m| m.0.clone());
+    let has_own_body = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| {
+            let ct = ct.to_str().unwrap_or_default();
+            ct.starts_with("application/json") || ct.starts_with("text/html")
+        });
+    if public.is_none() && has_own_body {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let request_id = res
+        .request()
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    // A 5xx never shows what went wrong inside, whatever the handler put in the message.
+    let message = match public {
+        Some(m) if !status.is_server_error() || status == 503 => m,
+        _ => default_message(status).to_owned(),
+    };
+    let is_api = res.request().path().starts_with("/api/");
+    let (req, response) = res.into_parts();
+    let mut builder = HttpResponse::build(status);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            builder.insert_header((name.clone(), value.clone()));
+        }
+    }
+    let body = if is_api {
+        builder.content_type(ContentType::json());
+        json!({ "error": message, "status": status.as_u16(), "request_id": request_id }).to_string()
+    } else {
+        builder.content_type(ContentType::html());
+        error_page(&req, status, &message, &request_id)
+    };
+    let res = ServiceResponse::new(req, builder.body(body));
+    Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
+}
+
+fn error_page(
+    req: &HttpRequest,
+    status: actix_web::http::StatusCode,
+    message: &str,
+    request_id: &str,
+) -> String {
+    let Some(templates) = req.app_data::<web::Data<Templates>>() else {
+        return format!("{status}: {message}");
+    };
+    let mut ctx = templates.context(req.path());
+    ctx.insert("status", &status.as_u16());
+    ctx.insert("title", status.canonical_reason().unwrap_or("Error"));
+    ctx.insert("message", message);
+    ctx.insert("request_id", request_id);
+    ctx.insert("server_error", &status.is_server_error());
+    templates
+        .render_to_string("error.html", &ctx)
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the error page itself failed to render");
+            format!("{status}: {message}")
+        })
+}
+
+async fn healthz(state: web::Data<SiteState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "status": "ok",
+        "version": state.info.version,
+        "commit": state.info.commit,
+    }))
+}
+
+async fn readyz(state: web::Data<SiteState>) -> HttpResponse {
+    let components = state.components.clone();
+    let checks = web::block(move || {
+        components
+            .iter()
+            .map(|c| (c.name(), c.check_ready()))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let mut ready = true;
+    let mut report = serde_json::Map::new();
+    match checks {
+        Ok(checks) => {
+            for (name, result) in checks {
+                if let Err(e) = &result {
+                    tracing::warn!(component = name, error = %e, "not ready");
+                    ready = false;
+                }
+                report.insert(
+                    name.into(),
+                    json!(if result.is_ok() { "ok" } else { "unavailable" }),
+                );
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "readiness checks failed to run");
+            ready = false;
+        }
+    }
+    if ready {
+        HttpResponse::Ok().json(json!({ "status": "ready", "components": report }))
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()))
+            .json(json!({ "status": "unavailable", "components": report }))
+    }
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(STYLESHEET)
+}
+
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(FAVICON)
+}
+
+/// The home page when no component claims `/`.
+async fn index(
+    req: HttpRequest,
+    templates: web::Data<Templates>,
+) -> Result<HttpResponse, AppError> {
+    templates.render("index.html", &templates.context(req.path()))
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::not_found(format!(
+        "There is no page at {}.",
+        req.path()
+    )))
+}

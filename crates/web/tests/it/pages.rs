@@ -1,0 +1,258 @@
+//! The HTML pages: home, list, detail, errors, headers, static files.
+
+use std::sync::Arc;
+
+use quotes_core::{NewQuote, QuoteStore};
+use quotes_store_memory::MemoryStore;
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn home_says_hello_and_highlights_a_stored_quote() {
+    let store = store_with(3);
+    let app = spawn_app(store.clone());
+    let (status, html) = app.text("/").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>Hello, World!</h1>"), "{html}");
+    let ids = highlighted_ids(&html);
+    assert_eq!(ids.len(), 1, "exactly one highlighted quote: {html}");
+    let quote = store.get(quotes_core::QuoteId(ids[0])).unwrap();
+    assert!(
+        html.contains(quote.text.as_str()),
+        "the highlighted quote's text is on the page"
+    );
+}
+
+#[actix_web::test]
+async fn home_with_no_quotes_has_a_friendly_empty_state() {
+    let app = spawn_app(Arc::new(MemoryStore::default()));
+    let (status, html) = app.text("/").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Hello, World!"));
+    assert!(html.contains("There are no quotes yet."));
+    assert!(quote_ids(&html).is_empty());
+}
+
+#[actix_web::test]
+async fn quotes_list_pages_with_links_and_a_featured_quote() {
+    let app = spawn_app(store_with(5));
+    let (status, html) = app.text("/quotes?per_page=2").await;
+    assert_eq!(status, 200);
+    let ids = quote_ids(&html);
+    // The featured quote comes first, then the page's two quotes.
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(highlighted_ids(&html), vec![ids[0]]);
+    assert_eq!(&ids[1..], &[1, 2]);
+    assert!(
+        html.contains(r#"href="/quotes?page=2&amp;per_page=2""#),
+        "next link: {html}"
+    );
+    assert!(!html.contains(r#"rel="prev""#));
+
+    let (_, html) = app.text("/quotes?page=3&per_page=2").await;
+    assert_eq!(&quote_ids(&html)[1..], &[5]);
+    assert!(
+        html.contains(r#"rel="prev" href="/quotes?page=2&amp;per_page=2""#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"rel="next""#));
+}
+
+#[actix_web::test]
+async fn quotes_list_defaults_to_fifty_a_page() {
+    let app = spawn_app(store_with(51));
+    let (_, html) = app.text("/quotes").await;
+    assert_eq!(quote_ids(&html).len(), 1 + 50);
+    assert!(html.contains(r#"href="/quotes?page=2""#));
+}
+
+#[actix_web::test]
+async fn bad_paging_is_a_clear_4xx_never_a_500() {
+    let app = spawn_app(store_with(3));
+    for (path, status, message) in [
+        (
+            "/quotes?page=abc",
+            400,
+            "page must be a positive whole number, not &quot;abc&quot;",
+        ),
+        (
+            "/quotes?page=0",
+            400,
+            "page is not valid: pages count from 1",
+        ),
+        (
+            "/quotes?page=-1",
+            400,
+            "page must be a positive whole number",
+        ),
+        (
+            "/quotes?per_page=1001",
+            400,
+            "per_page is not valid: must be between 1 and 1000",
+        ),
+        (
+            "/quotes?page=99999999999",
+            400,
+            "page must be a positive whole number",
+        ),
+        (
+            "/quotes?page=2",
+            404,
+            "Page 2 does not exist; the last page is 1.",
+        ),
+        (
+            "/quotes/abc",
+            404,
+            "There is no quote with id &quot;abc&quot;.",
+        ),
+        ("/quotes/0", 404, "There is no quote with id"),
+        ("/quotes/999", 404, "no such quote"),
+    ] {
+        let (got, html) = app.text(path).await;
+        assert_eq!(got, status, "{path}");
+        assert!(
+            html.contains(message),
+            "{path}: expected {message:?} in {html}"
+        );
+        assert!(
+            html.contains(r#"href="/">Back to the home page"#),
+            "{path}: a way home"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn quote_detail_shows_one_quote_with_a_way_back() {
+    let store = Arc::new(MemoryStore::default());
+    let q = store
+        .insert(
+            NewQuote::parse(
+                "All warfare is based on deception.",
+                "Sun Tzu",
+                Some("The Art of War"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let app = spawn_app(store);
+    let (status, html) = app.text(&format!("/quotes/{}", q.id)).await;
+    assert_eq!(status, 200);
+    assert_eq!(highlighted_ids(&html), vec![q.id.0]);
+    assert!(html.contains("All warfare is based on deception."));
+    assert!(html.contains("<cite class=\"quote-source\">The Art of War</cite>"));
+    assert!(html.contains(r#"href="/quotes">&larr; All quotes"#));
+}
+
+#[actix_web::test]
+async fn quote_text_is_escaped() {
+    let store = Arc::new(MemoryStore::default());
+    store
+        .insert(NewQuote::parse("<script>alert('x')</script> & co", "<b>Bold</b>", None).unwrap())
+        .unwrap();
+    let app = spawn_app(store);
+    let (_, html) = app.text("/quotes").await;
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;b&gt;Bold&lt;/b&gt;"));
+}
+
+#[actix_web::test]
+async fn unknown_pages_get_the_styled_404() {
+    let app = spawn_app(store_with(1));
+    let res = app.get("/no/such/page").await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<h1>404 · Not Found</h1>"), "{html}");
+    assert!(html.contains("There is no page at /no/such/page."));
+    assert!(html.contains(r#"<link rel="stylesheet" href="/static/style.css"#));
+}
+
+#[actix_web::test]
+async fn every_response_has_security_headers_and_a_request_id() {
+    let app = spawn_app(store_with(1));
+    for path in [
+        "/",
+        "/quotes",
+        "/nope",
+        "/api/quotes",
+        "/healthz",
+        "/static/style.css",
+    ] {
+        let res = app.get(path).await;
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(h["x-request-id"].len(), 16, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn stylesheet_and_favicon_are_served_from_the_binary() {
+    let app = spawn_app(store_with(0));
+    let res = app.get("/static/style.css").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(res.text().await.unwrap().contains(".quote.highlight"));
+    assert_eq!(
+        app.get("/favicon.ico").await.headers()["content-type"],
+        "image/svg+xml"
+    );
+}
+
+#[actix_web::test]
+async fn healthz_reports_version_and_commit() {
+    let app = spawn_app(store_with(0));
+    let (status, body) = app.json("/healthz").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ok", "version": "9.9.9", "commit": "abc123"})
+    );
+}
+
+#[actix_web::test]
+async fn readyz_follows_the_store() {
+    let ok = spawn_app(store_with(0));
+    let (status, body) = ok.json("/readyz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
+
+    let down = spawn_app(Arc::new(DownStore));
+    let res = down.get("/readyz").await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "unavailable", "components": {"quotes": "unavailable"}})
+    );
+}
+
+#[actix_web::test]
+async fn a_store_outage_is_a_503_and_pages_without_the_store_still_work() {
+    let app = spawn_app(Arc::new(DownStore));
+    for path in ["/", "/quotes", "/quotes/1"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 503, "{path}");
+        assert_eq!(res.headers()["retry-after"], "5", "{path}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("temporarily unavailable"), "{path}: {html}");
+        assert!(
+            !html.contains("hunter2") && !html.contains("connection refused"),
+            "{path}: no internals"
+        );
+    }
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/static/style.css").await.status(), 200);
+}
