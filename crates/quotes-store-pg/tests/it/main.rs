@@ -1,0 +1,34 @@
+//! Integration tests of the PostgreSQL store beyond the shared contract: migrations,
+//! batches, statement counts and behaviour with the database slow, busy or gone.
+//!
+//! Each test gets a database of its own from `TestDatabase`; `TEST_DATABASE_URL` must name a
+//! running server (`cargo xtask test` starts one).
+
+mod availability;
+mod batch;
+mod counting;
+mod migrations;
+mod pick;
+mod schema;
+
+use diesel::{Connection, PgConnection};
+use quotes_core::{NewQuote, PageRequest};
+
+fn nq(text: &str, author: &str) -> NewQuote {
+    NewQuote::parse(text, author, None).expect("valid test quote")
+}
+
+fn page(n: u32, per: u32) -> PageRequest {
+    PageRequest::new(n, per).expect("valid page")
+}
+
+/// A connection outside the store, to change the database behind its back.
+fn raw(url: &str) -> PgConnection {
+    PgConnection::establish(url).expect("connect to the test database")
+}
+
+/// A port on 127.0.0.1 that nothing listens on (it was free a moment ago).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}

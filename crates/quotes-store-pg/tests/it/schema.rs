@@ -1,0 +1,120 @@
+//! The migrated schema: it matches `schema.rs`, and its constraints back up the domain's
+//! rules for rows that do not come through the store.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use quotes_core::{NewQuote, QuoteStore, StoreError};
+use quotes_store_pg::testing::TestDatabase;
+
+use crate::raw;
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Column {
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    data_type: String,
+    #[diesel(sql_type = Text)]
+    is_nullable: String,
+}
+
+/// `src/schema.rs` is written by hand; this catches it drifting from the migrations.
+#[test]
+fn columns_match_schema_rs() {
+    let db = TestDatabase::new();
+    let columns: Vec<Column> = diesel::sql_query(
+        "SELECT column_name::text, data_type::text, is_nullable::text FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name = 'quotes' ORDER BY ordinal_position",
+    )
+    .load(&mut raw(db.url()))
+    .unwrap();
+    let expected = [
+        ("id", "bigint", "NO"),
+        ("text", "text", "NO"),
+        ("author", "text", "NO"),
+        ("source", "text", "YES"),
+        ("same_key", "text", "NO"),
+        ("created_at", "timestamp with time zone", "NO"),
+    ];
+    let got: Vec<_> = columns
+        .iter()
+        .map(|c| {
+            (
+                c.column_name.as_str(),
+                c.data_type.as_str(),
+                c.is_nullable.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn constraints_refuse_rows_the_domain_would_refuse() {
+    let db = TestDatabase::new();
+    let mut conn = raw(db.url());
+    let long_text = "x".repeat(2001);
+    for (values, constraint) in [
+        ("'', 'a', NULL", "quotes_text_length"),
+        (&*format!("'{long_text}', 'a', NULL"), "quotes_text_length"),
+        ("'t', E'two\\nlines', NULL", "quotes_author_single_line"),
+        ("'t', 'a', E'two\\rlines'", "quotes_source_single_line"),
+        ("'t', 'a', ''", "quotes_source_length"),
+    ] {
+        let err = conn
+            .batch_execute(&format!(
+                "INSERT INTO quotes (text, author, source, same_key) VALUES ({values}, 'k')"
+            ))
+            .expect_err(values);
+        assert!(err.to_string().contains(constraint), "{values}: {err}");
+    }
+    assert_eq!(db.count().unwrap(), 0);
+}
+
+/// 2,000 four-byte characters make an 8,000-byte key: too big for a btree entry, which is
+/// why the unique index holds a digest.
+#[test]
+fn longest_keys_are_unique_too() {
+    let db = TestDatabase::new();
+    let text = "𝄞".repeat(2000);
+    let author = "𝄞".repeat(200);
+    let quote = NewQuote::parse(&text, &author, None).unwrap();
+    let stored = db.insert(quote.clone()).unwrap();
+    assert_eq!(db.get(stored.id).unwrap().text.as_str(), text);
+    let again = db.insert(quote);
+    assert_eq!(
+        again.unwrap_err().to_string(),
+        "conflict: a quote with this text and author already exists"
+    );
+    let report = db
+        .get_or_create_all(&[NewQuote::parse(&text, &author, Some("s")).unwrap()])
+        .unwrap();
+    assert_eq!((report.added, report.existing), (0, 1));
+}
+
+/// A row that breaks the domain's rules (written past the store, before any constraint
+/// caught it) is reported, not passed on as a `Quote`.
+#[test]
+fn unreadable_rows_are_reported() {
+    let db = TestDatabase::new();
+    let mut conn = raw(db.url());
+    conn.batch_execute(
+        "INSERT INTO quotes (id, text, author, source, same_key) VALUES (7, 't', 'a', '(', 'k')",
+    )
+    .unwrap();
+    let err = db.get(quotes_core::QuoteId(7)).unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let chain: Vec<String> =
+        std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect();
+    assert_eq!(
+        chain,
+        [
+            "store unavailable",
+            "quote 7 in the database is not valid",
+            "source has unbalanced parentheses"
+        ]
+    );
+}

@@ -1,0 +1,2 @@
+-- Undoes create_quotes; the quotes in the table are lost.
+DROP TABLE quotes;
