@@ -2,14 +2,12 @@
 
 use std::sync::Arc;
 
-use quotes_store_memory::MemoryStore;
 use serde_json::json;
 
 use crate::helpers::*;
 
-#[actix_web::test]
-async fn list_pages_with_total() {
-    let app = spawn_app(store_with(5));
+async fn list_pages_with_total(b: Backend) {
+    let app = spawn_app(b, 5);
     let (status, body) = app.json("/api/quotes?page=2&per_page=2").await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -35,9 +33,8 @@ async fn list_pages_with_total() {
     assert!(items[0]["created_at"].as_str().unwrap().ends_with('Z'));
 }
 
-#[actix_web::test]
-async fn get_and_random() {
-    let app = spawn_app(store_with(2));
+async fn get_and_random(b: Backend) {
+    let app = spawn_app(b, 2);
     let (status, body) = app.json("/api/quotes/2").await;
     assert_eq!((status, body["text"].as_str()), (200, Some("Quote 2")));
     let (status, body) = app.json("/api/quotes/random").await;
@@ -45,9 +42,8 @@ async fn get_and_random() {
     assert!(matches!(body["id"].as_i64(), Some(1 | 2)));
 }
 
-#[actix_web::test]
-async fn errors_are_json_with_a_message() {
-    let app = spawn_app(Arc::new(MemoryStore::default()));
+async fn errors_are_json_with_a_message(b: Backend) {
+    let app = spawn_app(b, 0);
     for (path, status, error) in [
         ("/api/quotes/7", 404, "no such quote"),
         ("/api/quotes/x", 404, "There is no quote with id \"x\"."),
@@ -70,7 +66,7 @@ async fn errors_are_json_with_a_message() {
 
 #[actix_web::test]
 async fn outage_is_503_json_without_internals() {
-    let app = spawn_app(Arc::new(DownStore));
+    let app = spawn_on(Arc::new(DownStore));
     let res = app.get("/api/quotes").await;
     assert_eq!(res.status(), 503);
     assert_eq!(res.headers()["retry-after"], "5");
@@ -80,3 +76,9 @@ async fn outage_is_503_json_without_internals() {
         json!("the service is temporarily unavailable, please try again shortly")
     );
 }
+
+on_both_stores!(
+    list_pages_with_total,
+    get_and_random,
+    errors_are_json_with_a_message,
+);

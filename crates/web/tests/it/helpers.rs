@@ -5,13 +5,52 @@ use std::sync::Arc;
 
 use quotes_core::{NewQuote, Page, PageRequest, Quote, QuoteId, QuoteStore, StoreError};
 use quotes_store_memory::MemoryStore;
+use quotes_store_pg::testing::TestDatabase;
+use quotes_store_pg::PgStore;
 use web::quotes::QuotesComponent;
 use web::{BuildInfo, Component, ServerOptions, Site};
 
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    pub store: Arc<dyn QuoteStore>,
+    /// Keeps a PostgreSQL test database alive as long as the app.
+    _db: Option<TestDatabase>,
 }
+
+/// The stores every page test runs against.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Memory,
+    Postgres,
+}
+
+impl Backend {
+    fn fresh(self) -> (Arc<dyn QuoteStore>, Option<TestDatabase>) {
+        match self {
+            Backend::Memory => (Arc::new(MemoryStore::default()), None),
+            Backend::Postgres => {
+                let db = TestDatabase::new();
+                let store = PgStore::connect(&db.settings()).expect("a store on the test database");
+                (Arc::new(store), Some(db))
+            }
+        }
+    }
+}
+
+/// Expands `async fn case(b: Backend)` functions into one test per store:
+/// `memory::case` and `postgres::case`.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $( #[actix_web::test] async fn $case() { super::$case($crate::helpers::Backend::Memory).await } )*
+        }
+        mod postgres {
+            $( #[actix_web::test] async fn $case() { super::$case($crate::helpers::Backend::Postgres).await } )*
+        }
+    };
+}
+pub(crate) use on_both_stores;
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
@@ -48,13 +87,14 @@ pub fn info() -> BuildInfo {
 }
 
 /// Starts a site with the quotes component on `store`, plus `extra` components.
-pub fn spawn_site(
+fn spawn(
     store: Arc<dyn QuoteStore>,
+    db: Option<TestDatabase>,
     extra: Vec<Box<dyn FnOnce(Site) -> Site>>,
 ) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().unwrap().port();
-    let mut site = Site::new(info()).with(QuotesComponent::new(store));
+    let mut site = Site::new(info()).with(QuotesComponent::new(store.clone()));
     for add in extra {
         site = add(site);
     }
@@ -70,25 +110,38 @@ pub fn spawn_site(
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
+        store,
+        _db: db,
     }
 }
 
-pub fn spawn_app(store: Arc<dyn QuoteStore>) -> TestApp {
-    spawn_site(store, Vec::new())
+fn numbered(n: usize) -> Vec<NewQuote> {
+    (1..=n)
+        .map(|i| NewQuote::parse(&format!("Quote {i}"), "Author", None).unwrap())
+        .collect()
+}
+
+/// The site on a fresh `backend` store holding `n` quotes "Quote 1" … "Quote n" by "Author".
+pub fn spawn_app(backend: Backend, n: usize) -> TestApp {
+    let (store, db) = backend.fresh();
+    store.get_or_create_all(&numbered(n)).unwrap();
+    spawn(store, db, Vec::new())
+}
+
+/// The site on `store` (for stores made by the test itself).
+pub fn spawn_on(store: Arc<dyn QuoteStore>) -> TestApp {
+    spawn(store, None, Vec::new())
+}
+
+/// The site on a memory store with `n` quotes, plus `extra` components.
+pub fn spawn_site(n: usize, extra: Vec<Box<dyn FnOnce(Site) -> Site>>) -> TestApp {
+    let store = Arc::new(MemoryStore::default());
+    store.get_or_create_all(&numbered(n)).unwrap();
+    spawn(store, None, extra)
 }
 
 pub fn with_component(c: impl Component) -> Box<dyn FnOnce(Site) -> Site> {
     Box::new(move |site| site.with(c))
-}
-
-/// A memory store holding `n` quotes "Quote 1" … "Quote n" by "Author".
-pub fn store_with(n: usize) -> Arc<MemoryStore> {
-    let store = MemoryStore::default();
-    let batch: Vec<_> = (1..=n)
-        .map(|i| NewQuote::parse(&format!("Quote {i}"), "Author", None).unwrap())
-        .collect();
-    store.get_or_create_all(&batch).unwrap();
-    Arc::new(store)
 }
 
 /// A store whose backend is down: every call is `Unavailable`.

@@ -2,30 +2,26 @@
 
 use std::sync::Arc;
 
-use quotes_core::{NewQuote, QuoteStore};
-use quotes_store_memory::MemoryStore;
+use quotes_core::NewQuote;
 
 use crate::helpers::*;
 
-#[actix_web::test]
-async fn home_says_hello_and_highlights_a_stored_quote() {
-    let store = store_with(3);
-    let app = spawn_app(store.clone());
+async fn home_says_hello_and_highlights_a_stored_quote(b: Backend) {
+    let app = spawn_app(b, 3);
     let (status, html) = app.text("/").await;
     assert_eq!(status, 200);
     assert!(html.contains("<h1>Hello, World!</h1>"), "{html}");
     let ids = highlighted_ids(&html);
     assert_eq!(ids.len(), 1, "exactly one highlighted quote: {html}");
-    let quote = store.get(quotes_core::QuoteId(ids[0])).unwrap();
+    let quote = app.store.get(quotes_core::QuoteId(ids[0])).unwrap();
     assert!(
         html.contains(quote.text.as_str()),
         "the highlighted quote's text is on the page"
     );
 }
 
-#[actix_web::test]
-async fn home_with_no_quotes_has_a_friendly_empty_state() {
-    let app = spawn_app(Arc::new(MemoryStore::default()));
+async fn home_with_no_quotes_has_a_friendly_empty_state(b: Backend) {
+    let app = spawn_app(b, 0);
     let (status, html) = app.text("/").await;
     assert_eq!(status, 200);
     assert!(html.contains("Hello, World!"));
@@ -33,9 +29,8 @@ async fn home_with_no_quotes_has_a_friendly_empty_state() {
     assert!(quote_ids(&html).is_empty());
 }
 
-#[actix_web::test]
-async fn quotes_list_pages_with_links_and_a_featured_quote() {
-    let app = spawn_app(store_with(5));
+async fn quotes_list_pages_with_links_and_a_featured_quote(b: Backend) {
+    let app = spawn_app(b, 5);
     let (status, html) = app.text("/quotes?per_page=2").await;
     assert_eq!(status, 200);
     let ids = quote_ids(&html);
@@ -58,17 +53,15 @@ async fn quotes_list_pages_with_links_and_a_featured_quote() {
     assert!(!html.contains(r#"rel="next""#));
 }
 
-#[actix_web::test]
-async fn quotes_list_defaults_to_fifty_a_page() {
-    let app = spawn_app(store_with(51));
+async fn quotes_list_defaults_to_fifty_a_page(b: Backend) {
+    let app = spawn_app(b, 51);
     let (_, html) = app.text("/quotes").await;
     assert_eq!(quote_ids(&html).len(), 1 + 50);
     assert!(html.contains(r#"href="/quotes?page=2""#));
 }
 
-#[actix_web::test]
-async fn bad_paging_is_a_clear_4xx_never_a_500() {
-    let app = spawn_app(store_with(3));
+async fn bad_paging_is_a_clear_4xx_never_a_500(b: Backend) {
+    let app = spawn_app(b, 3);
     for (path, status, message) in [
         (
             "/quotes?page=abc",
@@ -121,10 +114,10 @@ async fn bad_paging_is_a_clear_4xx_never_a_500() {
     }
 }
 
-#[actix_web::test]
-async fn quote_detail_shows_one_quote_with_a_way_back() {
-    let store = Arc::new(MemoryStore::default());
-    let q = store
+async fn quote_detail_shows_one_quote_with_a_way_back(b: Backend) {
+    let app = spawn_app(b, 0);
+    let q = app
+        .store
         .insert(
             NewQuote::parse(
                 "All warfare is based on deception.",
@@ -134,7 +127,6 @@ async fn quote_detail_shows_one_quote_with_a_way_back() {
             .unwrap(),
         )
         .unwrap();
-    let app = spawn_app(store);
     let (status, html) = app.text(&format!("/quotes/{}", q.id)).await;
     assert_eq!(status, 200);
     assert_eq!(highlighted_ids(&html), vec![q.id.0]);
@@ -143,13 +135,11 @@ async fn quote_detail_shows_one_quote_with_a_way_back() {
     assert!(html.contains(r#"href="/quotes">&larr; All quotes"#));
 }
 
-#[actix_web::test]
-async fn quote_text_is_escaped() {
-    let store = Arc::new(MemoryStore::default());
-    store
+async fn quote_text_is_escaped(b: Backend) {
+    let app = spawn_app(b, 0);
+    app.store
         .insert(NewQuote::parse("<script>alert('x')</script> & co", "<b>Bold</b>", None).unwrap())
         .unwrap();
-    let app = spawn_app(store);
     let (_, html) = app.text("/quotes").await;
     assert!(!html.contains("<script>"), "{html}");
     assert!(
@@ -159,9 +149,8 @@ async fn quote_text_is_escaped() {
     assert!(html.contains("&lt;b&gt;Bold&lt;/b&gt;"));
 }
 
-#[actix_web::test]
-async fn unknown_pages_get_the_styled_404() {
-    let app = spawn_app(store_with(1));
+async fn unknown_pages_get_the_styled_404(b: Backend) {
+    let app = spawn_app(b, 1);
     let res = app.get("/no/such/page").await;
     assert_eq!(res.status(), 404);
     assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
@@ -171,9 +160,8 @@ async fn unknown_pages_get_the_styled_404() {
     assert!(html.contains(r#"<link rel="stylesheet" href="/static/style.css"#));
 }
 
-#[actix_web::test]
-async fn every_response_has_security_headers_and_a_request_id() {
-    let app = spawn_app(store_with(1));
+async fn every_response_has_security_headers_and_a_request_id(b: Backend) {
+    let app = spawn_app(b, 1);
     for path in [
         "/",
         "/quotes",
@@ -200,7 +188,7 @@ async fn every_response_has_security_headers_and_a_request_id() {
 
 #[actix_web::test]
 async fn stylesheet_and_favicon_are_served_from_the_binary() {
-    let app = spawn_app(store_with(0));
+    let app = spawn_on(Arc::new(DownStore));
     let res = app.get("/static/style.css").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
@@ -211,9 +199,8 @@ async fn stylesheet_and_favicon_are_served_from_the_binary() {
     );
 }
 
-#[actix_web::test]
-async fn healthz_reports_version_and_commit() {
-    let app = spawn_app(store_with(0));
+async fn healthz_reports_version_and_commit(b: Backend) {
+    let app = spawn_app(b, 0);
     let (status, body) = app.json("/healthz").await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -224,11 +211,11 @@ async fn healthz_reports_version_and_commit() {
 
 #[actix_web::test]
 async fn readyz_follows_the_store() {
-    let ok = spawn_app(store_with(0));
+    let ok = spawn_app(Backend::Memory, 0);
     let (status, body) = ok.json("/readyz").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
 
-    let down = spawn_app(Arc::new(DownStore));
+    let down = spawn_on(Arc::new(DownStore));
     let res = down.get("/readyz").await;
     assert_eq!(res.status(), 503);
     assert_eq!(res.headers()["retry-after"], "5");
@@ -241,7 +228,7 @@ async fn readyz_follows_the_store() {
 
 #[actix_web::test]
 async fn a_store_outage_is_a_503_and_pages_without_the_store_still_work() {
-    let app = spawn_app(Arc::new(DownStore));
+    let app = spawn_on(Arc::new(DownStore));
     for path in ["/", "/quotes", "/quotes/1"] {
         let res = app.get(path).await;
         assert_eq!(res.status(), 503, "{path}");
@@ -256,3 +243,16 @@ async fn a_store_outage_is_a_503_and_pages_without_the_store_still_work() {
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/static/style.css").await.status(), 200);
 }
+
+on_both_stores!(
+    home_says_hello_and_highlights_a_stored_quote,
+    home_with_no_quotes_has_a_friendly_empty_state,
+    quotes_list_pages_with_links_and_a_featured_quote,
+    quotes_list_defaults_to_fifty_a_page,
+    bad_paging_is_a_clear_4xx_never_a_500,
+    quote_detail_shows_one_quote_with_a_way_back,
+    quote_text_is_escaped,
+    unknown_pages_get_the_styled_404,
+    every_response_has_security_headers_and_a_request_id,
+    healthz_reports_version_and_commit,
+);

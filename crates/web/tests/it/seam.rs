@@ -42,7 +42,7 @@ impl Component for Hello {
 
 #[actix_web::test]
 async fn a_component_adds_routes_templates_links_and_readiness() {
-    let app = spawn_site(store_with(1), vec![with_component(Hello)]);
+    let app = spawn_site(1, vec![with_component(Hello)]);
     let (status, html) = app.text("/hello").await;
     assert_eq!(status, 200);
     assert!(
@@ -68,7 +68,7 @@ async fn a_component_adds_routes_templates_links_and_readiness() {
 
 #[actix_web::test]
 async fn a_500_shows_a_request_id_and_never_internals() {
-    let app = spawn_site(store_with(0), vec![with_component(Hello)]);
+    let app = spawn_site(0, vec![with_component(Hello)]);
     let res = app.get("/broken").await;
     assert_eq!(res.status(), 500);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
