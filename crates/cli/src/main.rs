@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use cli::commands;
 use cli::settings::{LogFormat, Settings};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -46,13 +47,26 @@ enum Command {
     },
 }
 
-fn init_logging(settings: &Settings) {
+/// The server logs to stdout, as a Twelve-Factor app does; a management command logs to
+/// stderr so that its stdout stays its output (`quotes export-quotes > file`).
+fn init_logging(settings: &Settings, to_stdout: bool) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.level));
+    let (writer, ansi) = if to_stdout {
+        (
+            BoxMakeWriter::new(std::io::stdout),
+            std::io::stdout().is_terminal(),
+        )
+    } else {
+        (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        )
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_writer(std::io::stdout);
+        .with_ansi(ansi)
+        .with_writer(writer);
     match settings.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -61,7 +75,7 @@ fn init_logging(settings: &Settings) {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    init_logging(&settings);
+    init_logging(&settings, matches!(args.command, Command::Serve { .. }));
     match args.command {
         // actix-web runs its own worker threads; this system only drives the server future.
         Command::Serve { load_quotes } => {

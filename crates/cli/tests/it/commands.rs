@@ -9,7 +9,11 @@ fn load_quotes_reports_what_it_added() {
     let r = run(quotes(&[("QUOTES_STORE", "memory")]).args(["load-quotes", "fixtures/quotes.txt"]));
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(r.stdout, "17 added, 0 already there\n");
-    assert!(r.stderr.contains("the memory store forgets these"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the memory store forgets these"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -19,7 +23,10 @@ fn load_quotes_names_file_and_line_of_a_parse_error() {
     let path = file.path().to_str().unwrap();
     let r = run(quotes(&[("QUOTES_STORE", "memory")]).args(["load-quotes", path]));
     assert_eq!(r.code, Some(1));
-    assert_eq!(r.stderr, format!("error: {path}:4: quote has no author line\n"));
+    assert_eq!(
+        r.stderr,
+        format!("error: {path}:4: quote has no author line\n")
+    );
     assert_eq!(r.stdout, "", "nothing was loaded");
 }
 
@@ -27,16 +34,28 @@ fn load_quotes_names_file_and_line_of_a_parse_error() {
 fn load_quotes_of_a_missing_file_says_so() {
     let r = run(quotes(&[]).args(["load-quotes", "no/such.txt"]));
     assert_eq!(r.code, Some(1));
-    assert_eq!(r.stderr, "error: reading no/such.txt: No such file or directory (os error 2)\n");
+    assert_eq!(
+        r.stderr,
+        "error: reading no/such.txt: No such file or directory (os error 2)\n"
+    );
 }
 
 #[test]
 fn a_bad_setting_names_the_key() {
     let r = run(quotes(&[("PORT", "eighty")]).args(["load-quotes", "fixtures/quotes.txt"]));
     assert_eq!(r.code, Some(1));
-    assert!(r.stderr.starts_with("error: reading configuration: "), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("error: reading configuration: "),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("server.port"), "{}", r.stderr);
-    assert_eq!(r.stderr.lines().count(), 1, "one line for the operator: {}", r.stderr);
+    assert_eq!(
+        r.stderr.lines().count(),
+        1,
+        "one line for the operator: {}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -44,7 +63,10 @@ fn postgres_without_a_url_says_what_to_set() {
     let r = run(quotes(&[("QUOTES_STORE", "postgres")]).arg("migrate"));
     assert_eq!(r.code, Some(1));
     #[cfg(feature = "store-pg")]
-    assert_eq!(r.stderr, "error: QUOTES_STORE=postgres needs a database URL: set DATABASE_URL\n");
+    assert_eq!(
+        r.stderr,
+        "error: QUOTES_STORE=postgres needs a database URL: set DATABASE_URL\n"
+    );
     #[cfg(not(feature = "store-pg"))]
     assert_eq!(
         r.stderr,
@@ -55,16 +77,30 @@ fn postgres_without_a_url_says_what_to_set() {
 #[test]
 fn memory_store_needs_no_migrations_or_database() {
     let r = run(quotes(&[]).arg("migrate"));
-    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "the memory store has no schema: nothing to migrate\n"));
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (
+            Some(0),
+            "the memory store has no schema: nothing to migrate\n"
+        )
+    );
     let r = run(quotes(&[]).args(["wait-for-db", "--timeout", "1s"]));
-    assert_eq!((r.code, r.stdout.as_str()), (Some(0), "the memory store needs no database\n"));
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "the memory store needs no database\n")
+    );
 }
 
 #[test]
 fn wait_for_db_refuses_a_bad_timeout() {
     let r = run(quotes(&[]).args(["wait-for-db", "--timeout", "soon"]));
     assert_eq!(r.code, Some(2));
-    assert!(r.stderr.contains("invalid value 'soon' for '--timeout <TIMEOUT>'"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("invalid value 'soon' for '--timeout <TIMEOUT>'"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -72,5 +108,8 @@ fn export_of_an_empty_memory_store_is_a_valid_empty_file() {
     let r = run(quotes(&[]).arg("export-quotes"));
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(r.stdout.starts_with("# quotes file"));
-    assert_eq!(quotes_core::quotes_file::parse("export", &r.stdout).unwrap(), vec![]);
+    assert_eq!(
+        quotes_core::quotes_file::parse("export", &r.stdout).unwrap(),
+        vec![]
+    );
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use quotes_core::NewQuote;
+use quotes_core::{NewQuote, QuoteStore};
 
 use crate::helpers::*;
 
@@ -256,3 +256,31 @@ on_both_stores!(
     every_response_has_security_headers_and_a_request_id,
     healthz_reports_version_and_commit,
 );
+
+/// The original project's question: does a long page cost a query per quote?
+#[actix_web::test]
+async fn a_thousand_quotes_render_in_a_constant_number_of_queries() {
+    let db = quotes_store_pg::testing::TestDatabase::new();
+    let store = Arc::new(quotes_store_pg::PgStore::connect(&db.settings()).unwrap());
+    let app = spawn_on(store.clone());
+    let mut costs = Vec::new();
+    for total in [10, 1000] {
+        let batch: Vec<_> = (store.count().unwrap() as usize..total)
+            .map(|i| NewQuote::parse(&format!("Quote {i}"), "Author", None).unwrap())
+            .collect();
+        store.get_or_create_all(&batch).unwrap();
+        let before = store.queries_run();
+        let (status, html) = app.text("/quotes?per_page=1000").await;
+        assert_eq!(status, 200);
+        assert_eq!(quote_ids(&html).len(), 1 + total);
+        costs.push(store.queries_run() - before);
+    }
+    assert_eq!(
+        costs[0], costs[1],
+        "the same statements for 10 and for 1000 quotes: {costs:?}"
+    );
+    assert!(
+        costs[1] <= 4,
+        "a page and a featured quote, each with its checkout ping: {costs:?}"
+    );
+}
