@@ -1,0 +1,435 @@
+//! PostgreSQL clusters that xtask runs itself: a throwaway one for `test`, with the parts
+//! (`Bins`, `Cluster`) that a persistent `deploy` cluster will reuse.
+//!
+//! initdb and postgres refuse to run as root, so as root every server command runs as the
+//! `postgres` system user through `runuser`, and the files it writes are chowned to it first.
+
+use std::{
+    env, fs,
+    io::ErrorKind,
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, Result};
+
+use crate::{cmd, steps::print_tail, sys};
+
+/// The programs a cluster needs; all three must sit in the same directory.
+const SERVER_TOOLS: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
+
+/// The directory of PostgreSQL's server programs.
+#[derive(Clone, Debug)]
+pub struct Bins {
+    pub dir: PathBuf,
+}
+
+impl Bins {
+    /// Looks on `PATH`, then where `pg_config --bindir` points, then in the newest
+    /// `/usr/lib/postgresql/*/bin` (Debian installs the server there, off `PATH`). A symlink
+    /// on `PATH` leads to its real directory, where the client programs sit too.
+    pub fn find() -> Option<Bins> {
+        let on_path = cmd::which("initdb")
+            .and_then(|p| fs::canonicalize(p).ok())
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        let from_pg_config = cmd::which("pg_config")
+            .and_then(|pg_config| cmd::output(Command::new(pg_config).arg("--bindir")).ok())
+            .map(|dir| PathBuf::from(dir.trim()));
+        let debian = debian_bindir();
+        [on_path, from_pg_config, debian]
+            .into_iter()
+            .flatten()
+            .find(|dir| {
+                SERVER_TOOLS
+                    .iter()
+                    .all(|t| cmd::is_executable(&dir.join(t)))
+            })
+            .map(|dir| Bins { dir })
+    }
+
+    pub fn tool(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A client program (`psql`, `pg_isready`): beside the server, else on `PATH`.
+    #[cfg(test)]
+    fn client(&self, name: &str) -> Option<PathBuf> {
+        Some(self.tool(name))
+            .filter(|p| cmd::is_executable(p))
+            .or_else(|| cmd::which(name))
+    }
+}
+
+fn debian_bindir() -> Option<PathBuf> {
+    let base = Path::new("/usr/lib/postgresql");
+    let names = fs::read_dir(base)
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok());
+    Some(base.join(highest_version(names)?).join("bin"))
+}
+
+/// The highest of directory names like `9.6`, `13`, `15`, compared as numbers.
+fn highest_version(names: impl IntoIterator<Item = String>) -> Option<String> {
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let key: Option<Vec<u32>> = name.split('.').map(|p| p.parse().ok()).collect();
+            Some((key?, name))
+        })
+        .max()
+        .map(|(_, name)| name)
+}
+
+/// Who runs the server: we ourselves, or, when we are root, the `postgres` system user.
+#[derive(Debug)]
+enum RunAs {
+    Me,
+    Postgres { uid: u32, gid: u32 },
+}
+
+impl RunAs {
+    fn detect() -> Result<RunAs> {
+        if !sys::is_root() {
+            return Ok(RunAs::Me);
+        }
+        let missing = "running as root, and PostgreSQL refuses to run as root, but there is no \
+                       `postgres` system user to run it as: create one (`adduser --system --group \
+                       postgres`) or run as a normal user";
+        let entry =
+            cmd::output(Command::new("getent").args(["passwd", "postgres"])).context(missing)?;
+        let (uid, gid) = passwd_ids(&entry).context(missing)?;
+        Ok(RunAs::Postgres { uid, gid })
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        match self {
+            RunAs::Me => Command::new(program),
+            RunAs::Postgres { .. } => {
+                let mut cmd = Command::new("runuser");
+                cmd.args(["-u", "postgres", "--"]).arg(program);
+                cmd
+            }
+        }
+    }
+
+    /// Hands `path` to the user that runs the server.
+    fn give(&self, path: &Path) -> Result<()> {
+        if let RunAs::Postgres { uid, gid } = self {
+            std::os::unix::fs::chown(path, Some(*uid), Some(*gid))
+                .with_context(|| format!("could not chown {} to postgres", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The uid and gid of a `getent passwd` line: `name:x:uid:gid:gecos:home:shell`.
+fn passwd_ids(line: &str) -> Option<(u32, u32)> {
+    let mut fields = line.trim().split(':').skip(2);
+    Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+}
+
+/// A cluster in one directory: `data/`, `sock/` and `postgres.log`, served on 127.0.0.1:`port`.
+#[derive(Debug)]
+pub struct Cluster {
+    bins: Bins,
+    dir: PathBuf,
+    port: u16,
+    run_as: RunAs,
+    running: bool,
+}
+
+impl Cluster {
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn socket_dir(&self) -> PathBuf {
+        self.dir.join("sock")
+    }
+
+    fn log_file(&self) -> PathBuf {
+        self.dir.join("postgres.log")
+    }
+
+    /// Lays out the data and socket directories and the log, owned by whoever runs the
+    /// server, and runs initdb: trust auth and no fsync, as befits a cluster on one machine.
+    fn init(&self) -> Result<()> {
+        for dir in [self.data_dir(), self.socket_dir()] {
+            fs::create_dir_all(&dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
+            self.run_as.give(&dir)?;
+        }
+        let log = self.log_file();
+        fs::File::create(&log).with_context(|| format!("could not create {}", log.display()))?;
+        self.run_as.give(&log)?;
+        let mut initdb = self.run_as.command(&self.bins.tool("initdb"));
+        initdb
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
+            .current_dir(&self.dir);
+        cmd::output(&mut initdb).context("initdb failed")?;
+        Ok(())
+    }
+
+    fn start(&mut self) -> Result<()> {
+        // The socket path is quoted: pg_ctl hands `-o` to a shell.
+        let options = format!(
+            "-p {} -k '{}' -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.socket_dir().display()
+        );
+        let mut pg_ctl = self.run_as.command(&self.bins.tool("pg_ctl"));
+        pg_ctl
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(self.log_file())
+            .args(["-w", "-t", "30", "-o", &options, "start"])
+            .current_dir(&self.dir);
+        if let Err(err) = cmd::output(&mut pg_ctl) {
+            // Shown now: the directory and the log in it may be gone by the time anyone looks.
+            print_tail(&self.log_file(), 20);
+            return Err(err.context(format!("PostgreSQL did not start on port {}", self.port)));
+        }
+        self.running = true;
+        Ok(())
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        // A pg_ctl that timed out may still have left a postmaster behind: its pid file says so.
+        if !self.running && self.postmaster_pid().is_none() {
+            return Ok(());
+        }
+        stop_data_dir(&self.run_as, &self.bins, &self.data_dir(), "fast")?;
+        self.running = false;
+        Ok(())
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The postmaster's pid, from the first line of `postmaster.pid`.
+    fn postmaster_pid(&self) -> Option<u32> {
+        postmaster_pid(&self.data_dir())
+    }
+}
+
+fn postmaster_pid(data_dir: &Path) -> Option<u32> {
+    let text = fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
+fn stop_data_dir(run_as: &RunAs, bins: &Bins, data_dir: &Path, mode: &str) -> Result<()> {
+    let mut pg_ctl = run_as.command(&bins.tool("pg_ctl"));
+    pg_ctl
+        .arg("-D")
+        .arg(data_dir)
+        .args(["-m", mode, "-w", "-t", "30", "stop"])
+        .current_dir(data_dir.parent().unwrap_or(Path::new("/")));
+    cmd::output(&mut pg_ctl)
+        .map(drop)
+        .with_context(|| format!("could not stop PostgreSQL in {}", data_dir.display()))
+}
+
+/// Throwaway cluster directories are named `quotes-xtask-pg-<owner pid>-<nanos>`, so a later
+/// run can tell a leftover of an interrupted run from a cluster another run still uses.
+const THROWAWAY_PREFIX: &str = "quotes-xtask-pg-";
+
+/// A cluster in a fresh temporary directory, stopped and deleted when this guard drops,
+/// whether the work that used it passed, failed or panicked.
+#[derive(Debug)]
+pub struct Throwaway {
+    cluster: Cluster,
+    keep_log: Option<PathBuf>,
+}
+
+impl Throwaway {
+    /// Starts a cluster on a free port. `keep_log` is where its log is copied before the
+    /// directory goes, so a failed test can still be read about.
+    pub fn start(bins: &Bins, keep_log: Option<PathBuf>) -> Result<Throwaway> {
+        let run_as = RunAs::detect()?;
+        sweep_leftovers(bins, &run_as);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let dir = env::temp_dir().join(format!("{THROWAWAY_PREFIX}{}-{nanos}", std::process::id()));
+        fs::create_dir(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+        let mut guard = Throwaway {
+            cluster: Cluster {
+                bins: bins.clone(),
+                dir,
+                port: 0,
+                run_as,
+                running: false,
+            },
+            keep_log,
+        };
+        // 0755 whatever the umask: the postgres user must traverse it to reach its own dirs.
+        fs::set_permissions(&guard.cluster.dir, fs::Permissions::from_mode(0o755))?;
+        guard.cluster.port = sys::pick_free_port()?;
+        guard.cluster.init()?;
+        guard.cluster.start()?;
+        Ok(guard)
+    }
+
+    /// The URL of the `postgres` database, as the superuser `postgres`.
+    pub fn url(&self) -> String {
+        self.cluster.url("postgres")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.cluster.port
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.cluster.dir
+    }
+}
+
+impl Drop for Throwaway {
+    fn drop(&mut self) {
+        let pid = self.cluster.postmaster_pid();
+        if let Err(err) = self.cluster.stop() {
+            eprintln!("warning: {err:#}; killing the postmaster");
+            if let Some(pid) = pid {
+                let _ = sys::signal(pid, "KILL");
+                sys::wait_gone(pid, Duration::from_secs(10));
+            }
+        }
+        if let Some(keep) = &self.keep_log {
+            let copied = keep
+                .parent()
+                .map_or(Ok(()), fs::create_dir_all)
+                .and_then(|()| fs::copy(self.cluster.log_file(), keep));
+            if let Err(err) = copied {
+                eprintln!(
+                    "warning: could not keep the PostgreSQL log at {}: {err}",
+                    keep.display()
+                );
+            }
+        }
+        match fs::remove_dir_all(&self.cluster.dir) {
+            Ok(()) => println!(
+                "    stopped PostgreSQL and removed {}",
+                self.cluster.dir.display()
+            ),
+            Err(err) if err.kind() == ErrorKind::NotFound => {}
+            Err(err) => eprintln!(
+                "warning: could not remove {}: {err}",
+                self.cluster.dir.display()
+            ),
+        }
+    }
+}
+
+/// Removes throwaway clusters whose owner is gone. An owner killed by Ctrl-C never ran its
+/// guard, and pg_ctl puts the postmaster in its own session, so it outlives the owner.
+fn sweep_leftovers(bins: &Bins, run_as: &RunAs) {
+    let Ok(entries) = fs::read_dir(env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name.to_str().and_then(throwaway_owner) else {
+            continue;
+        };
+        if sys::is_alive(owner) {
+            continue;
+        }
+        let dir = entry.path();
+        let data = dir.join("data");
+        if let Some(pid) = postmaster_pid(&data).filter(|&pid| sys::is_alive(pid)) {
+            if stop_data_dir(run_as, bins, &data, "immediate").is_err() {
+                let _ = sys::signal(pid, "KILL");
+                sys::wait_gone(pid, Duration::from_secs(10));
+            }
+        }
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => println!(
+                "    removed {}, left over from an interrupted run",
+                dir.display()
+            ),
+            Err(err) => eprintln!("warning: could not remove {}: {err}", dir.display()),
+        }
+    }
+}
+
+/// The owner pid in a throwaway directory's name.
+fn throwaway_owner(name: &str) -> Option<u32> {
+    name.strip_prefix(THROWAWAY_PREFIX)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_highest_version_numerically() {
+        let names = ["9.6", "15", "13", "README", "16.1"].map(String::from);
+        assert_eq!(highest_version(names).as_deref(), Some("16.1"));
+        assert_eq!(highest_version(Vec::new()), None);
+    }
+
+    #[test]
+    fn reads_ids_from_a_passwd_line() {
+        let line = "postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n";
+        assert_eq!(passwd_ids(line), Some((101, 104)));
+        assert_eq!(passwd_ids("postgres:x"), None);
+    }
+
+    #[test]
+    fn tells_the_owner_from_the_directory_name() {
+        assert_eq!(
+            throwaway_owner("quotes-xtask-pg-4242-1700000000000"),
+            Some(4242)
+        );
+        assert_eq!(throwaway_owner("quotes-xtask-pg-x-1"), None);
+        assert_eq!(throwaway_owner("something-else"), None);
+    }
+
+    /// The real thing: initdb, start, a query over TCP, then the guard drops and nothing is left.
+    #[test]
+    fn a_throwaway_cluster_answers_and_leaves_nothing_behind() {
+        let bins =
+            Bins::find().expect("PostgreSQL server programs not found: apt-get install postgresql");
+        let cluster = Throwaway::start(&bins, None).unwrap_or_else(|err| panic!("{err:#}"));
+        let dir = cluster.dir().to_path_buf();
+        let port = cluster.port().to_string();
+        let pid = cluster
+            .cluster
+            .postmaster_pid()
+            .expect("postmaster.pid has a pid");
+        assert!(sys::is_alive(pid));
+
+        let pg_isready = bins
+            .client("pg_isready")
+            .expect("pg_isready is installed with the server");
+        let ready = Command::new(pg_isready)
+            .args(["-h", "127.0.0.1", "-p", &port])
+            .output()
+            .expect("pg_isready runs");
+        assert!(ready.status.success(), "pg_isready: {ready:?}");
+        if let Some(psql) = bins.client("psql") {
+            let answer = cmd::output(
+                Command::new(psql)
+                    .arg(cluster.url())
+                    .args(["-tAc", "select 40 + 2"]),
+            )
+            .unwrap_or_else(|err| panic!("{err:#}"));
+            assert_eq!(answer.trim(), "42");
+        }
+
+        drop(cluster);
+        assert!(!dir.exists(), "{} is still there", dir.display());
+        assert!(!sys::is_alive(pid), "postmaster {pid} is still alive");
+    }
+}

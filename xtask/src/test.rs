@@ -1,0 +1,92 @@
+//! `cargo xtask test`: preflight, fmt, clippy, tidy, a throwaway PostgreSQL, then every test suite.
+//!
+//! There are no switches to skip the database or the browser: a test run without them would
+//! pass while proving nothing about them.
+
+use std::{env, path::Path};
+
+use anyhow::{bail, Result};
+
+use crate::{cmd, pg, preflight, steps::Steps, tidy};
+
+/// Where the acceptance suite will live; until it does, its step is skipped with a note.
+const ACCEPTANCE_DIR: &str = "crates/cli/tests/acceptance";
+
+pub fn run(root: &Path) -> Result<()> {
+    let mut steps = Steps::new("test");
+    let result = run_steps(root, &mut steps);
+    steps.finish(result)
+}
+
+fn run_steps(root: &Path, steps: &mut Steps) -> Result<()> {
+    let external_db = env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    let tools = steps.run("preflight", || preflight::run(root, external_db.is_none()))?;
+
+    steps.run("fmt", || {
+        cmd::stream(
+            cmd::cargo()
+                .current_dir(root)
+                .args(["fmt", "--all", "--", "--check"]),
+        )
+    })?;
+    steps.run("clippy", || {
+        cmd::stream(cmd::cargo().current_dir(root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    steps.run("tidy", || tidy::check(root))?;
+
+    // The guard lives until this function returns, so the cluster goes away after the last
+    // test step and also when any step fails.
+    let (database_url, _cluster) = steps.run("postgres", || match (&external_db, &tools.pg) {
+        (Some(url), _) => {
+            println!("    using TEST_DATABASE_URL from the environment; starting no cluster");
+            Ok((url.clone(), None))
+        }
+        (None, Some(bins)) => {
+            let keep_log = crate::xtask_dir(root).join("postgres.log");
+            let cluster = pg::Throwaway::start(bins, Some(keep_log.clone()))?;
+            println!(
+                "    PostgreSQL on 127.0.0.1:{} in {} (its log is kept at {})",
+                cluster.port(),
+                cluster.dir().display(),
+                keep_log.display()
+            );
+            Ok((cluster.url(), Some(cluster)))
+        }
+        (None, None) => bail!("no PostgreSQL server programs and no TEST_DATABASE_URL"),
+    })?;
+
+    let cargo_test = |args: &[&str]| -> Result<()> {
+        let mut test = cmd::cargo();
+        test.current_dir(root)
+            .arg("test")
+            .args(args)
+            .arg("--no-fail-fast")
+            .env("TEST_DATABASE_URL", &database_url)
+            .env("CHROME_BIN", &tools.chrome)
+            .env("CHROMEDRIVER_BIN", &tools.chromedriver);
+        cmd::stream(&mut test)
+    };
+    steps.run("test workspace", || {
+        cargo_test(&["--workspace", "--exclude", "cli"])
+    })?;
+    steps.run("test cli", || {
+        cargo_test(&["-p", "cli", "--lib", "--bins", "--test", "it"])
+    })?;
+    if root.join(ACCEPTANCE_DIR).is_dir() {
+        steps.run("acceptance", || {
+            cargo_test(&["-p", "cli", "--test", "acceptance"])
+        })?;
+    } else {
+        steps.skip("acceptance", &format!("no suite yet ({ACCEPTANCE_DIR})"));
+    }
+    Ok(())
+}
