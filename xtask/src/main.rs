@@ -1,24 +1,12 @@
 //! xtask: the project's automation (test, deploy, stop, status) as one Rust binary, run with `cargo xtask <task>`.
 //!
-//! Each task lives in its own module; this file only parses the command line, finds the
+//! Each task lives in its own module of the library (`lib.rs`); this file only parses the command line, finds the
 //! workspace root and turns the task's result into an exit code.
 
-mod cmd;
-mod deploy;
-mod pg;
-mod preflight;
-mod steps;
-mod sys;
-mod test;
-mod tidy;
-
-use std::{
-    env,
-    path::{Path, PathBuf},
-    process::ExitCode,
-};
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use xtask::{deploy, project_root, steps, test};
 
 #[derive(Parser)]
 #[command(
@@ -67,23 +55,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The workspace root: xtask's own manifest directory is one level below it.
-fn project_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
-}
-
-/// Cargo's target directory, honouring `CARGO_TARGET_DIR` the way cargo does.
-fn target_dir(root: &Path) -> PathBuf {
-    match env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
-    }
-}
-
-/// Where xtask keeps its own logs, inside the target directory so `cargo clean` removes them.
-fn xtask_dir(root: &Path) -> PathBuf {
-    target_dir(root).join("xtask")
 }

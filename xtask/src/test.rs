@@ -7,7 +7,7 @@ use std::{env, path::Path};
 
 use anyhow::{bail, Result};
 
-use crate::{cmd, pg, preflight, steps::Steps, tidy};
+use crate::{cmd, deps, pg, preflight, steps::Steps, tidy};
 
 /// Where the acceptance suite will live; until it does, its step is skipped with a note.
 const ACCEPTANCE_DIR: &str = "crates/cli/tests/acceptance";
@@ -42,6 +42,7 @@ fn run_steps(root: &Path, steps: &mut Steps) -> Result<()> {
         ]))
     })?;
     steps.run("tidy", || tidy::check(root))?;
+    steps.run("dependencies", || deps::check(root))?;
 
     // The guard lives until this function returns, so the cluster goes away after the last
     // test step and also when any step fails.
@@ -81,6 +82,22 @@ fn run_steps(root: &Path, steps: &mut Steps) -> Result<()> {
     steps.run("test cli", || {
         cargo_test(&["-p", "cli", "--lib", "--bins", "--test", "it"])
     })?;
+    // Each store alone: the build compiles, and the cli's tests pass, with the other left out.
+    for store in ["store-memory", "store-pg"] {
+        steps.run(&format!("test cli with {store} only"), || {
+            cargo_test(&[
+                "-p",
+                "cli",
+                "--no-default-features",
+                "--features",
+                store,
+                "--lib",
+                "--bins",
+                "--test",
+                "it",
+            ])
+        })?;
+    }
     if root.join(ACCEPTANCE_DIR).is_dir() {
         steps.run("acceptance", || {
             cargo_test(&["-p", "cli", "--test", "acceptance"])

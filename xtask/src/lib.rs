@@ -1,0 +1,36 @@
+//! xtask's library: one module per task, and the parts tests elsewhere reuse (a throwaway
+//! PostgreSQL cluster in `pg`, for tests that must stop and start a database of their own).
+
+pub mod cmd;
+pub mod deploy;
+pub mod deps;
+pub mod pg;
+pub mod preflight;
+pub mod steps;
+pub mod sys;
+pub mod test;
+pub mod tidy;
+
+use std::{
+    env,
+    path::{Path, PathBuf},
+};
+
+/// The workspace root: xtask's own manifest directory is one level below it.
+pub fn project_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// Cargo's target directory, honouring `CARGO_TARGET_DIR` the way cargo does.
+pub fn target_dir(root: &Path) -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+/// Where xtask keeps its own logs, inside the target directory so `cargo clean` removes them.
+pub fn xtask_dir(root: &Path) -> PathBuf {
+    target_dir(root).join("xtask")
+}
