@@ -5,18 +5,6 @@ use std::io::Write;
 use crate::helpers::*;
 
 #[test]
-fn load_quotes_reports_what_it_added() {
-    let r = run(quotes(&[("QUOTES_STORE", "memory")]).args(["load-quotes", "fixtures/quotes.txt"]));
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert_eq!(r.stdout, "17 added, 0 already there\n");
-    assert!(
-        r.stderr.contains("the memory store forgets these"),
-        "{}",
-        r.stderr
-    );
-}
-
-#[test]
 fn load_quotes_names_file_and_line_of_a_parse_error() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     write!(file, "fine\n— A\n\nno author here\n\nalso fine\n— B\n").unwrap();
@@ -75,23 +63,6 @@ fn postgres_without_a_url_says_what_to_set() {
 }
 
 #[test]
-fn memory_store_needs_no_migrations_or_database() {
-    let r = run(quotes(&[]).arg("migrate"));
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (
-            Some(0),
-            "the memory store has no schema: nothing to migrate\n"
-        )
-    );
-    let r = run(quotes(&[]).args(["wait-for-db", "--timeout", "1s"]));
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (Some(0), "the memory store needs no database\n")
-    );
-}
-
-#[test]
 fn wait_for_db_refuses_a_bad_timeout() {
     let r = run(quotes(&[]).args(["wait-for-db", "--timeout", "soon"]));
     assert_eq!(r.code, Some(2));
@@ -100,16 +71,5 @@ fn wait_for_db_refuses_a_bad_timeout() {
             .contains("invalid value 'soon' for '--timeout <TIMEOUT>'"),
         "{}",
         r.stderr
-    );
-}
-
-#[test]
-fn export_of_an_empty_memory_store_is_a_valid_empty_file() {
-    let r = run(quotes(&[]).arg("export-quotes"));
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert!(r.stdout.starts_with("# quotes file"));
-    assert_eq!(
-        quotes_core::quotes_file::parse("export", &r.stdout).unwrap(),
-        vec![]
     );
 }

@@ -3,6 +3,9 @@
 mod commands;
 mod helpers;
 mod serve;
-// The only place these tests check a store feature.
+// The only place these tests pick modules by store feature.
+mod builds;
+#[cfg(feature = "store-memory")]
+mod memory;
 #[cfg(feature = "store-pg")]
 mod postgres;
