@@ -286,6 +286,17 @@ impl Throwaway {
         self.cluster.port
     }
 
+    /// Stops the server (fast: open sessions are cut off) but keeps the cluster, so a test
+    /// can see what clients do while the database is down.
+    pub fn pause(&mut self) -> Result<()> {
+        self.cluster.stop()
+    }
+
+    /// Starts the paused server again, on the same port.
+    pub fn resume(&mut self) -> Result<()> {
+        self.cluster.start()
+    }
+
     pub fn dir(&self) -> &Path {
         &self.cluster.dir
     }
