@@ -55,10 +55,12 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A `quotes serve` process, stopped (SIGKILL) on drop if still running.
+/// A `quotes serve` process, stopped (SIGKILL) on drop if still running. Its stdout goes to
+/// a file: a pipe nobody reads would fill up and block the server's request log.
 pub struct Server {
     pub child: Child,
     pub base: String,
+    log: tempfile::NamedTempFile,
 }
 
 impl Server {
@@ -67,16 +69,18 @@ impl Server {
         let port = free_port().to_string();
         let mut env = env.to_vec();
         env.push(("PORT", &port));
+        let log = tempfile::NamedTempFile::new().unwrap();
         let child = quotes(&env)
             .arg("serve")
             .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(log.reopen().unwrap())
+            .stderr(Stdio::inherit())
             .spawn()
             .expect("quotes serve starts");
         let server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            log,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -113,11 +117,10 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        let mut out = String::new();
-        if let Some(mut stdout) = self.child.stdout.take() {
-            std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
-        }
-        (status.code(), out)
+        (
+            status.code(),
+            std::fs::read_to_string(self.log.path()).unwrap(),
+        )
     }
 }
 

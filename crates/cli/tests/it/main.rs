@@ -8,4 +8,6 @@ mod builds;
 #[cfg(feature = "store-memory")]
 mod memory;
 #[cfg(feature = "store-pg")]
+mod outage;
+#[cfg(feature = "store-pg")]
 mod postgres;
