@@ -148,3 +148,41 @@ fn serve_on_postgres_serves_what_load_quotes_loaded() {
     let (code, _) = server.terminate();
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish() {
+    let db = TestDatabase::new();
+    run(quotes(&pg_env(&db)).args(["load-quotes", "fixtures/quotes.txt"]));
+    let server = Server::start(&pg_env(&db), &[]);
+    // Another session holds the table for two seconds, so the next request is provably
+    // still in flight when the server is told to stop.
+    let psql = xtask::pg::Bins::find()
+        .expect("PostgreSQL programs")
+        .tool("psql");
+    let mut locker = std::process::Command::new(psql)
+        .args([
+            db.url(),
+            "-q",
+            "-c",
+            "BEGIN; LOCK TABLE quotes; SELECT pg_sleep(2); COMMIT;",
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let url = format!("{}/api/quotes", server.base);
+    let request = std::thread::spawn(move || {
+        let start = Instant::now();
+        let res = reqwest::blocking::get(url).map(|r| r.status().as_u16());
+        (res, start.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, _) = server.terminate();
+    let (status, took) = request.join().unwrap();
+    assert!(locker.wait().unwrap().success());
+    assert_eq!(status.expect("the in-flight request got an answer"), 200);
+    assert!(
+        took > Duration::from_millis(1000),
+        "it really waited for the lock: {took:?}"
+    );
+    assert_eq!(code, Some(0));
+}
