@@ -19,11 +19,18 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=QUOTES_GIT_COMMIT={commit}");
     // Rebuild when HEAD moves: a new commit or a checkout.
+    // A file named here that does not exist makes cargo rebuild every time, so name only
+    // those that do; a ref that moves into packed-refs deletes its loose file, which counts.
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
-        println!("cargo:rerun-if-changed={dir}/HEAD");
-        println!("cargo:rerun-if-changed={dir}/packed-refs");
-        if let Some(head_ref) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={dir}/{head_ref}");
+        let head_ref = git(&["symbolic-ref", "-q", "HEAD"]);
+        let files = ["HEAD".to_owned(), "packed-refs".to_owned()]
+            .into_iter()
+            .chain(head_ref);
+        for file in files {
+            let path = std::path::Path::new(&dir).join(file);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
         }
     }
 }

@@ -1,412 +1,530 @@
-//! `cargo xtask deploy`, `stop` and `status`: one release of `quotes` on this machine, in the background.
+//! `cargo xtask deploy` and its companions (`rollback`, `status`, `logs`, `stop`, `manage`):
+//! the site on this machine, on PostgreSQL, with as many replicas as asked behind nginx.
 //!
-//! Everything lives under `.deploy/` (git-ignored):
+//! A deploy runs these steps, each shown as it happens and named when it fails, with its log:
 //!
-//! ```text
-//! .deploy/releases/<commit>[-dirty]/   the binary and config/ of each release
-//! .deploy/logs/quotes.log              the server's stdout and stderr, appended
-//! .deploy/run/quotes.pid               the running server's pid
-//! .deploy/run/quotes.state             which release runs, on which port
-//! ```
+//! 1. preflight: the public port, and the programs this deploy needs (installed with apt
+//!    when we are root, else named);
+//! 2. build: `cargo build --release -p cli --bin quotes`, stamped with the commit;
+//! 3. release: binary, config and fixtures copied into `releases/<commit>[-dirty]/`;
+//! 4. backing services: the managed PostgreSQL cluster (or `DATABASE_URL`, or none);
+//! 5. prepare: wait for the database, `quotes migrate`, `quotes load-quotes`;
+//! 6. run: the replicas, rolled one at a time when nginx is in front (see `run`).
 //!
-//! For now it runs one server on the memory store; PostgreSQL, replicas and nginx will join
-//! as more steps and more processes under the same layout.
+//! Everything lives in one deploy directory (see `layout` and docs/deploy.md), and deploy
+//! only ever signals processes it started: a pid is checked against the program's name and
+//! a path of the deploy directory in its command line first.
+
+mod docker;
+mod layout;
+mod nginx;
+mod ops;
+mod postgres;
+mod release;
+mod run;
+mod state;
 
 use std::{
+    env,
     fs::{self, OpenOptions},
     io::{ErrorKind, Write},
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     thread,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context, Result};
 
+pub use layout::Layout;
+pub use ops::{logs, manage, status, stop, LogKind};
+pub use state::{History, Replica, State, Store};
+
 use crate::{
-    cmd,
-    steps::{format_duration, print_tail, Steps},
+    pg::Bins,
+    preflight::{self, Missing},
+    steps::{format_duration, Steps},
     sys,
 };
+use release::Release;
+use run::Target;
+use state::AppEnv;
 
-/// How long the server has to exit on SIGTERM, and to become ready after starting.
-const GRACE: Duration = Duration::from_secs(30);
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-const READY_POLL: Duration = Duration::from_millis(200);
-
-struct Layout {
-    root: PathBuf,
-    base: PathBuf,
+/// What `cargo xtask deploy` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub replicas: usize,
+    /// nginx in front even of one replica, for zero-downtime redeploys.
+    pub proxy: bool,
+    pub memory: bool,
+    pub docker: bool,
+    /// The public port, where the site is served.
+    pub port: u16,
+    /// The managed PostgreSQL's port; a free one when unsaid.
+    pub db_port: Option<u16>,
 }
 
-impl Layout {
-    fn new(root: &Path) -> Layout {
-        Layout {
-            root: root.to_path_buf(),
-            base: root.join(".deploy"),
+/// Environment variables of ours that the app gets as they are, besides every
+/// `QUOTES__SECTION__KEY` (which the app's settings read).
+const PASSED_ON: [&str; 3] = ["QUOTES_ENV", "QUOTES_LOG_FORMAT", "RUST_LOG"];
+
+/// What the public URL must answer within, once every replica is ready.
+const PUBLIC_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn deploy(root: &Path, dir: Option<&Path>, opts: &Options) -> Result<()> {
+    let layout = Layout::new(root, dir);
+    if opts.docker {
+        return docker::deploy(&layout, opts);
+    }
+    let mut steps = Steps::new("deploy");
+    let (result, summary) = match deploy_steps(&layout, opts, &mut steps) {
+        Ok(summary) => (Ok(()), Some(summary)),
+        Err(err) => (Err(err), None),
+    };
+    steps.finish(result)?;
+    if let Some(summary) = summary {
+        summary.print(&layout);
+    }
+    Ok(())
+}
+
+fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Summary> {
+    let _lock = Lock::acquire(layout, "deploy")?;
+    let url = env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let store = match (opts.memory, &url) {
+        (true, Some(_)) => {
+            println!("note: --store memory: DATABASE_URL is set but not used");
+            Store::Memory
         }
+        (true, None) => Store::Memory,
+        (false, Some(_)) => Store::External,
+        (false, None) => Store::Managed,
+    };
+    let proxy = opts.proxy || opts.replicas > 1;
+    let mut state = State::read(layout)?;
+    if let Some(state) = &mut state {
+        run::forget_the_dead(layout, state);
     }
 
-    fn releases(&self) -> PathBuf {
-        self.base.join("releases")
-    }
-
-    fn log_file(&self) -> PathBuf {
-        self.base.join("logs").join("quotes.log")
-    }
-
-    fn run_dir(&self) -> PathBuf {
-        self.base.join("run")
-    }
-
-    fn pid_file(&self) -> PathBuf {
-        self.run_dir().join("quotes.pid")
-    }
-
-    fn state_file(&self) -> PathBuf {
-        self.run_dir().join("quotes.state")
-    }
-
-    fn fixtures(&self) -> PathBuf {
-        self.root.join("fixtures").join("quotes.txt")
-    }
-}
-
-/// What `deploy` leaves for `status`: the release that runs and its port.
-#[derive(Debug, PartialEq)]
-struct Deployed {
-    release: PathBuf,
-    port: u16,
-}
-
-impl Deployed {
-    fn to_text(&self) -> String {
-        format!("release={}\nport={}\n", self.release.display(), self.port)
-    }
-
-    fn parse(text: &str) -> Option<Deployed> {
-        let value = |key: &str| {
-            text.lines()
-                .filter_map(|line| line.split_once('='))
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| v.trim())
-        };
-        Some(Deployed {
-            release: PathBuf::from(value("release")?),
-            port: value("port")?.parse().ok()?,
-        })
-    }
-
-    fn read(layout: &Layout) -> Result<Option<Deployed>> {
-        let path = layout.state_file();
-        match fs::read_to_string(&path) {
-            Ok(text) => Deployed::parse(&text)
-                .map(Some)
-                .with_context(|| format!("{}: not a deploy state file", path.display())),
-            Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err).with_context(|| format!("could not read {}", path.display())),
-        }
-    }
-}
-
-/// What the pid file says about the server.
-enum PidFile {
-    Absent,
-    /// The file names a pid that is gone, or that now belongs to some other program.
-    Stale(String),
-    Running(u32),
-}
-
-impl PidFile {
-    fn read(layout: &Layout) -> Result<PidFile> {
-        let path = layout.pid_file();
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(PidFile::Absent),
-            Err(err) => {
-                return Err(err).with_context(|| format!("could not read {}", path.display()))
+    // apt-get's failures name their own log; the other checks have none.
+    let tools = steps.run("preflight", || {
+        preflight_checks(layout, store, proxy, state.as_ref(), opts.port)
+    })?;
+    let id = steps.run_logged("build", &layout.log("build.log"), || {
+        let id = release::release_id(&layout.root)?;
+        println!("    release {id}");
+        release::build(layout, &id, &layout.log("build.log"))?;
+        Ok(id)
+    })?;
+    let release = steps.run("release", || release::install(layout, &id))?;
+    let env = steps.run_logged("backing services", &layout.log("postgres.log"), || {
+        let database_url = match store {
+            Store::Managed => {
+                let bins = tools
+                    .pg
+                    .as_ref()
+                    .context("PostgreSQL's programs were not found")?;
+                Some(postgres::ensure_managed(layout, bins, opts.db_port)?)
+            }
+            Store::External => {
+                println!(
+                    "    using DATABASE_URL from the environment: {}",
+                    postgres::without_password(url.as_deref().unwrap_or_default())
+                );
+                url.clone()
+            }
+            Store::Memory => {
+                println!("    none: the memory store keeps each process's quotes in that process");
+                None
             }
         };
-        let Ok(pid) = text.trim().parse::<u32>() else {
-            return Ok(PidFile::Stale(format!("{:?}", text.trim())));
-        };
-        // A pid outlives reboots in the file, and the kernel reuses it: only a live process
-        // that is still our binary is ours to signal.
-        if sys::is_alive(pid) && sys::program_name(pid).as_deref() == Some("quotes") {
-            Ok(PidFile::Running(pid))
-        } else {
-            Ok(PidFile::Stale(pid.to_string()))
-        }
-    }
-}
-
-pub fn deploy(root: &Path, port: u16) -> Result<()> {
-    let layout = Layout::new(root);
-    let mut steps = Steps::new("deploy");
-    let result = deploy_steps(&layout, port, &mut steps);
-    steps.finish(result)
-}
-
-fn deploy_steps(layout: &Layout, port: u16, steps: &mut Steps) -> Result<()> {
-    let release = steps.run("build", || {
-        let fixtures = layout.fixtures();
-        if !fixtures.is_file() {
-            bail!(
-                "{} not found: deploy loads it into the memory store",
-                fixtures.display()
-            );
-        }
-        // Fail before building, and before stopping the running release, when something
-        // else holds the port; our own server on it will be stopped and is no obstacle.
-        let ours = matches!(PidFile::read(layout)?, PidFile::Running(_))
-            && Deployed::read(layout)?.is_some_and(|d| d.port == port);
-        if !ours && !sys::port_is_free(port) {
-            bail!(port_taken(port));
-        }
-        cmd::stream(cmd::cargo().current_dir(&layout.root).args([
-            "build",
-            "--release",
-            "-p",
-            "cli",
-            "--bin",
-            "quotes",
-        ]))?;
-        // Named after the build, not before: a commit made while it compiled is in the binary
-        // (build.rs stamps it), so the release name should say so too.
-        let id = release_id(&layout.root)?;
-        println!("    release {id}");
-        Ok(layout.releases().join(id))
+        Ok(app_env(store, database_url.as_deref()))
     })?;
-    steps.run("release", || install_release(layout, &release))?;
-    steps.run("stop previous", || {
-        stop_quotes(layout).map(|said| println!("    {said}"))
-    })?;
-    let mut child = steps.run("start", || start(layout, &release, port))?;
-    steps.run("ready", || wait_ready(layout, &mut child, port))?;
-
-    println!();
-    println!(
-        "quotes is up at http://127.0.0.1:{port}/ (pid {})",
-        child.id()
-    );
-    println!("    log:  {}", layout.log_file().display());
-    println!("    stop: cargo xtask stop");
-    Ok(())
-}
-
-/// The short commit, with `-dirty` when the work tree differs from it, untracked files
-/// included: a new source file changes the build as much as an edited one.
-fn release_id(root: &Path) -> Result<String> {
-    let git = |args: &[&str]| cmd::output(Command::new("git").current_dir(root).args(args));
-    let commit =
-        git(&["rev-parse", "--short", "HEAD"]).context("could not read the current commit")?;
-    let dirty = !git(&["status", "--porcelain"])?.trim().is_empty();
-    Ok(release_name(commit.trim(), dirty))
-}
-
-fn release_name(commit: &str, dirty: bool) -> String {
-    if dirty {
-        format!("{commit}-dirty")
+    if store == Store::Memory {
+        steps.skip(
+            "prepare",
+            "the memory store has no schema; each process loads the fixtures as it starts",
+        );
     } else {
-        commit.to_owned()
+        steps.run_logged("prepare", &layout.log("prepare.log"), || {
+            prepare(layout, &release, &env)
+        })?;
     }
-}
-
-/// Copies the binary and config/ into the release directory. It is assembled beside its
-/// final place and renamed in, so a half-copied release never carries the real name.
-fn install_release(layout: &Layout, release: &Path) -> Result<()> {
-    let binary = crate::target_dir(&layout.root)
-        .join("release")
-        .join("quotes");
-    let name = release
-        .file_name()
-        .context("release directory has no name")?;
-    let staging = layout.releases().join(format!(
-        ".{}.staging-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    remove_if_present(&staging)?;
-    fs::create_dir_all(&staging)
-        .with_context(|| format!("could not create {}", staging.display()))?;
-    fs::copy(&binary, staging.join("quotes"))
-        .with_context(|| format!("could not copy {}", binary.display()))?;
-    copy_dir(&layout.root.join("config"), &staging.join("config"))?;
-    // Redeploying the same commit replaces the release, even while its binary runs: Linux
-    // keeps an unlinked executable alive for the process that has it open.
-    remove_if_present(release)?;
-    fs::rename(&staging, release).with_context(|| {
-        format!(
-            "could not move {} to {}",
-            staging.display(),
-            release.display()
-        )
-    })?;
-    println!("    {}", release.display());
-    Ok(())
-}
-
-fn remove_if_present(dir: &Path) -> Result<()> {
-    match fs::remove_dir_all(dir) {
-        Err(err) if err.kind() != ErrorKind::NotFound => {
-            Err(err).with_context(|| format!("could not remove {}", dir.display()))
-        }
-        _ => Ok(()),
+    let mut state = state.unwrap_or_else(|| State {
+        release: id.clone(),
+        store,
+        public_port: opts.port,
+        proxy: false,
+        scale: opts.replicas,
+        docker: false,
+        nginx: None,
+        replicas: Vec::new(),
+    });
+    if state.store != store && !state.replicas.is_empty() {
+        println!(
+            "note: the running release uses {}; the new one uses {}",
+            state.store.describe(),
+            store.describe()
+        );
     }
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    fs::create_dir_all(to).with_context(|| format!("could not create {}", to.display()))?;
-    let entries =
-        fs::read_dir(from).with_context(|| format!("could not read {}", from.display()))?;
-    for entry in entries {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            fs::copy(entry.path(), &target)
-                .with_context(|| format!("could not copy {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Stops the server the pid file names, if it runs; says what it did.
-fn stop_quotes(layout: &Layout) -> Result<String> {
-    let said = match PidFile::read(layout)? {
-        PidFile::Absent => "quotes is not running".to_owned(),
-        PidFile::Stale(pid) => {
-            format!("quotes is not running (removed a stale pid file naming {pid})")
-        }
-        PidFile::Running(pid) => {
-            let started = Instant::now();
-            let how = match sys::terminate(pid, GRACE)? {
-                sys::Stopped::Gracefully => "",
-                sys::Stopped::Killed => ", killed after 30s without exiting on SIGTERM",
-            };
-            format!(
-                "stopped quotes (pid {pid}) in {}{how}",
-                format_duration(started.elapsed())
-            )
-        }
+    state.scale = opts.replicas;
+    let target = Target {
+        release: &release,
+        replicas: opts.replicas,
+        proxy,
+        public_port: opts.port,
+        store,
+        env: &env,
+        nginx: tools.nginx.as_deref(),
+        grace: grace(&env),
     };
-    match fs::remove_file(layout.pid_file()) {
-        Err(err) if err.kind() != ErrorKind::NotFound => {
-            Err(err).with_context(|| format!("could not remove {}", layout.pid_file().display()))
-        }
-        _ => Ok(said),
+    steps.run_logged("run", &layout.log("quotes.log"), || {
+        run::roll(layout, &mut state, &target)?;
+        wait_public(opts.port)
+    })?;
+
+    // Kept only now that the release runs with it: `manage` and `rollback` use it, and a
+    // deploy that failed must not leave them a setting the running processes never had.
+    env.write(layout)?;
+    let mut history = History::read(layout)?;
+    history.push(&id);
+    history.write(layout)?;
+    let in_use: Vec<&str> = state.replicas.iter().map(|r| r.release.as_str()).collect();
+    let pruned = release::prune(layout, &history, &in_use)?;
+    if !pruned.is_empty() {
+        println!("removed old releases: {}", pruned.join(", "));
     }
+    Ok(Summary {
+        state,
+        direct_note: !proxy,
+    })
 }
 
-fn port_taken(port: u16) -> String {
-    format!("port {port} is already in use by another program: stop it, or deploy on another port with --port N")
+pub fn rollback(root: &Path, dir: Option<&Path>) -> Result<()> {
+    let layout = Layout::new(root, dir);
+    let mut steps = Steps::new("rollback");
+    let (result, summary) = match rollback_steps(&layout, &mut steps) {
+        Ok(summary) => (Ok(()), Some(summary)),
+        Err(err) => (Err(err), None),
+    };
+    steps.finish(result)?;
+    if let Some(summary) = summary {
+        summary.print(&layout);
+    }
+    Ok(())
 }
 
-/// Starts the server in its own process group, so it lives on after xtask exits and a
-/// Ctrl-C in this terminal does not reach it.
-fn start(layout: &Layout, release: &Path, port: u16) -> Result<Child> {
-    if !sys::port_is_free(port) {
+fn rollback_steps(layout: &Layout, steps: &mut Steps) -> Result<Summary> {
+    let _lock = Lock::acquire(layout, "rollback")?;
+    let Some(mut state) = State::read(layout)? else {
+        bail!(
+            "nothing deployed from {}: nothing to roll back",
+            layout.base.display()
+        );
+    };
+    if state.docker {
+        bail!("rollback is for the deploy without Docker; with Docker, check out the previous commit and run `cargo xtask deploy --docker` again");
+    }
+    run::forget_the_dead(layout, &mut state);
+    let mut history = History::read(layout)?;
+    let target_id = history
+        .previous(|id| Release::open(layout, id).is_ok())
+        .map(str::to_owned)
+        .with_context(|| {
+            format!(
+                "no earlier release to roll back to (deployed: {})",
+                if history.ids.is_empty() {
+                    "none".to_owned()
+                } else {
+                    history.ids.join(", ")
+                }
+            )
+        })?;
+    let release = Release::open(layout, &target_id)?;
+    let mut env = AppEnv::read(layout)?
+        .with_context(|| format!("{} is missing: deploy again", layout.app_env().display()))?;
+    println!(
+        "rolling back from {} to {target_id} (the schema stays as it is: migrations are written so the previous release runs on it)",
+        state.release
+    );
+    let proxy = state.proxy;
+    let nginx_bin = if proxy { preflight::find_nginx() } else { None };
+    steps.run_logged(
+        "backing services",
+        &layout.log("postgres.log"),
+        || match state.store {
+            Store::Managed => {
+                let bins = Bins::find().context("PostgreSQL's programs were not found")?;
+                let url = postgres::ensure_managed(layout, &bins, None)?;
+                env.set("DATABASE_URL", &url);
+                env.write(layout)
+            }
+            Store::External => {
+                let url = env.get("DATABASE_URL").unwrap_or_default().to_owned();
+                postgres::wait_accepting(&url, postgres::WAIT_TIMEOUT)
+            }
+            Store::Memory => Ok(()),
+        },
+    )?;
+    let target = Target {
+        release: &release,
+        replicas: state.scale,
+        proxy,
+        public_port: state.public_port,
+        store: state.store,
+        env: &env,
+        nginx: nginx_bin.as_deref(),
+        grace: grace(&env),
+    };
+    let public_port = state.public_port;
+    steps.run_logged("run", &layout.log("quotes.log"), || {
+        run::roll(layout, &mut state, &target)?;
+        wait_public(public_port)
+    })?;
+    history.roll_back_to(&target_id);
+    history.write(layout)?;
+    Ok(Summary {
+        state,
+        direct_note: !proxy,
+    })
+}
+
+/// Checks what can fail fast, before a build of minutes: the fixtures, the public port, the
+/// programs this deploy needs (PostgreSQL's server, nginx), installing what is missing.
+fn preflight_checks(
+    layout: &Layout,
+    store: Store,
+    proxy: bool,
+    state: Option<&State>,
+    port: u16,
+) -> Result<Tools> {
+    println!("    deploy directory: {}", layout.base.display());
+    let fixtures = layout.project_fixtures();
+    if !fixtures.is_file() {
+        bail!("{} not found: every release carries it", fixtures.display());
+    }
+    if let Some(state) = state.filter(|s| s.docker) {
+        bail!(
+            "a Docker deployment (release {}) runs from {}: `{}` first",
+            state.release,
+            layout.base.display(),
+            hint(layout, "stop")
+        );
+    }
+    // The single-process deploy that came before this one kept its state here; what it
+    // started is long gone or shows up below as a port in use.
+    let _ = fs::remove_file(layout.run_dir().join("quotes.state"));
+    let ours = state.is_some_and(|s| {
+        (s.public_port == port && s.nginx.is_some()) || s.replicas.iter().any(|r| r.port == port)
+    });
+    if !ours && !sys::port_is_free(port) {
         bail!(port_taken(port));
     }
-    for dir in [
-        layout.run_dir(),
-        layout
-            .log_file()
-            .parent()
-            .unwrap_or(&layout.base)
-            .to_path_buf(),
-    ] {
-        fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    }
-    let log_path = layout.log_file();
-    let mut log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("could not open {}", log_path.display()))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    writeln!(
-        log,
-        "==> xtask deploy: {} on port {port} (unix time {now})",
-        release.display()
-    )?;
-
-    let mut server = Command::new(release.join("quotes"));
-    server
-        .arg("serve")
-        .arg("--load-quotes")
-        .arg(layout.fixtures())
-        .current_dir(&layout.root)
-        .env("QUOTES_STORE", "memory")
-        .env("PORT", port.to_string())
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0);
-    let child = server
-        .spawn()
-        .with_context(|| format!("could not start `{}`", cmd::display(&server)))?;
-    fs::write(layout.pid_file(), format!("{}\n", child.id()))
-        .with_context(|| format!("could not write {}", layout.pid_file().display()))?;
-    let deployed = Deployed {
-        release: release.to_path_buf(),
-        port,
+    let find = || Tools {
+        pg: (store == Store::Managed).then(Bins::find).flatten(),
+        nginx: proxy.then(preflight::find_nginx).flatten(),
     };
-    fs::write(layout.state_file(), deployed.to_text())
-        .with_context(|| format!("could not write {}", layout.state_file().display()))?;
-    println!("    pid {}: {}", child.id(), cmd::display(&server));
-    Ok(child)
+    let mut tools = find();
+    let missing = tools.missing(store, proxy);
+    if !missing.is_empty() {
+        preflight::install(&layout.log("apt.log"), &missing)?;
+        tools = find();
+        let still = tools.missing(store, proxy);
+        if !still.is_empty() {
+            bail!(
+                "still missing after apt-get install: {}",
+                preflight::describe(&still)
+            );
+        }
+    }
+    if let Some(pg) = &tools.pg {
+        // As root the server runs as `postgres`; fail now, not after the build, without it
+        // or when it could not reach the deploy directory.
+        postgres::check_server_can_reach(layout)?;
+        println!("    postgresql: {}", pg.dir.display());
+    }
+    if let Some(nginx) = &tools.nginx {
+        println!("    nginx:      {}", nginx.display());
+    }
+    Ok(tools)
 }
 
-/// Polls `/readyz` until it answers 200. A server that exits or never gets ready is not
-/// left behind half-deployed: it is stopped, and the end of its log is shown.
-fn wait_ready(layout: &Layout, child: &mut Child, port: u16) -> Result<()> {
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    let agent = agent();
-    let started = Instant::now();
-    let log = || {
-        let path = layout.log_file();
-        print_tail(&path, 20);
-        format!("its log is {}", path.display())
-    };
-    loop {
-        if let Some(status) = child.try_wait()? {
-            let _ = fs::remove_file(layout.pid_file());
-            bail!("quotes exited while starting ({status}); {}", log());
+struct Tools {
+    pg: Option<Bins>,
+    nginx: Option<PathBuf>,
+}
+
+impl Tools {
+    fn missing(&self, store: Store, proxy: bool) -> Vec<Missing> {
+        let mut missing = Vec::new();
+        if store == Store::Managed && self.pg.is_none() {
+            missing.push(Missing {
+                what: "the PostgreSQL server (initdb, pg_ctl, postgres)",
+                package: "postgresql",
+            });
         }
+        if proxy && self.nginx.is_none() {
+            missing.push(Missing {
+                what: "nginx",
+                package: "nginx",
+            });
+        }
+        missing
+    }
+}
+
+/// The app's environment: what the deploying shell says about the app (`QUOTES__*`,
+/// `QUOTES_ENV`, `QUOTES_LOG_FORMAT`, `RUST_LOG`), then deploy's own settings, which win.
+fn app_env(store: Store, database_url: Option<&str>) -> AppEnv {
+    let mut app = AppEnv::default();
+    let mut inherited: Vec<(String, String)> = env::vars()
+        .filter(|(k, v)| {
+            !v.is_empty() && (k.starts_with("QUOTES__") || PASSED_ON.contains(&k.as_str()))
+        })
+        .collect();
+    inherited.sort();
+    for (key, value) in inherited {
+        app.set(&key, &value);
+    }
+    if app.get("QUOTES_ENV").is_none() {
+        // Production settings (JSON logs), as a deployed Django or Loco app runs.
+        app.set("QUOTES_ENV", "production");
+    }
+    app.set("QUOTES__SERVER__HOST", "127.0.0.1");
+    match database_url {
+        Some(url) => {
+            app.set("QUOTES_STORE", "postgres");
+            app.set("DATABASE_URL", url);
+        }
+        None => app.set("QUOTES_STORE", "memory"),
+    }
+    debug_assert!(store == Store::Memory || database_url.is_some());
+    app
+}
+
+/// How long a replica may drain after SIGTERM: the app's own shutdown timeout, and a little.
+fn grace(env: &AppEnv) -> Duration {
+    let secs = env
+        .get("QUOTES__SERVER__SHUTDOWN_TIMEOUT_SECS")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30u64);
+    Duration::from_secs(secs + 5)
+}
+
+/// Wait (bounded) for the database, migrate, confirm, load the fixtures. Each command's
+/// answer is shown; its logs go to `logs/prepare.log`.
+fn prepare(layout: &Layout, release: &Release, env: &AppEnv) -> Result<()> {
+    let log = layout.log("prepare.log");
+    let url = env
+        .get("DATABASE_URL")
+        .context("no DATABASE_URL for prepare")?;
+    postgres::wait_accepting(url, postgres::WAIT_TIMEOUT)?;
+    let quotes = |args: &[&str]| -> Result<()> {
+        let mut command = run::app_command(release, env);
+        command.args(args).current_dir(&release.dir);
+        let out = crate::cmd::output_logged(&mut command, &log)?;
+        for line in out.lines() {
+            println!("    quotes {}: {line}", args[0]);
+        }
+        Ok(())
+    };
+    quotes(&["migrate"])?;
+    quotes(&["wait-for-db", "--timeout", "30s"])?;
+    let fixtures = release.fixtures().display().to_string();
+    quotes(&["load-quotes", &fixtures])
+}
+
+/// The site through its public port answers `/readyz` with 200, bounded.
+fn wait_public(port: u16) -> Result<()> {
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let agent = agent(Duration::from_secs(3));
+    let started = Instant::now();
+    loop {
         let last = match get(&agent, &url) {
             Ok((200, _)) => {
-                println!(
-                    "    {url} answered 200 after {}",
-                    format_duration(started.elapsed())
-                );
+                println!("    {url}: 200");
                 return Ok(());
             }
             Ok((status, body)) => format!("{status} {}", body.trim()),
             Err(err) => err.to_string(),
         };
-        if started.elapsed() >= READY_TIMEOUT {
-            let _ = sys::terminate(child.id(), Duration::from_secs(5));
-            let _ = child.wait();
-            let _ = fs::remove_file(layout.pid_file());
+        if started.elapsed() > PUBLIC_READY_TIMEOUT {
             bail!(
-                "{url} did not answer 200 within {} (last: {last}), so quotes was stopped; {}",
-                format_duration(READY_TIMEOUT),
-                log()
+                "{url} did not answer 200 within {} (last: {last})",
+                format_duration(PUBLIC_READY_TIMEOUT)
             );
         }
-        thread::sleep(READY_POLL);
+        thread::sleep(Duration::from_millis(200));
     }
 }
 
-fn agent() -> ureq::Agent {
+/// What a deploy or rollback prints once it is done.
+struct Summary {
+    state: State,
+    /// No nginx: the next deploy costs a moment of downtime.
+    direct_note: bool,
+}
+
+impl Summary {
+    fn print(&self, layout: &Layout) {
+        let s = &self.state;
+        let how = if s.proxy {
+            format!("{} replica(s) behind nginx", s.replicas.len())
+        } else {
+            "one process, no proxy".to_owned()
+        };
+        println!();
+        println!("quotes is up at http://127.0.0.1:{}/", s.public_port);
+        println!(
+            "    release:  {} ({how}; store: {})",
+            s.release,
+            s.store.describe()
+        );
+        println!(
+            "    logs:     {} (`{}`)",
+            layout.logs().display(),
+            hint(layout, "logs --follow")
+        );
+        println!("    admin:    none exists yet (quotes has no admin accounts)");
+        println!(
+            "    manage:   `{}` (any quotes command, with the deployed settings)",
+            hint(layout, "manage export-quotes")
+        );
+        println!(
+            "    then:     `{}`, `{}`, `{}`",
+            hint(layout, "status"),
+            hint(layout, "rollback"),
+            hint(layout, "stop")
+        );
+        if self.direct_note {
+            println!(
+                "    note:     without nginx a redeploy stops this process before the new one can bind the \
+                 port (a moment of downtime); `--proxy` or `--replicas 2` or more give zero-downtime redeploys"
+            );
+        }
+    }
+}
+
+/// `cargo xtask <task>`, with `--dir` when the deploy directory is not the default.
+fn hint(layout: &Layout, task: &str) -> String {
+    if layout.base == layout.root.join(".deploy") {
+        format!("cargo xtask {task}")
+    } else {
+        let (name, rest) = task.split_once(' ').unwrap_or((task, ""));
+        let sep = if rest.is_empty() { "" } else { " " };
+        format!(
+            "cargo xtask {name} --dir {}{sep}{rest}",
+            layout.base.display()
+        )
+    }
+}
+
+fn port_taken(port: u16) -> String {
+    format!("port {port} is in use by another program: stop it, or deploy on another port with --port N")
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(2)))
+        .timeout_global(Some(timeout))
         .http_status_as_error(false)
         // A proxy from the environment has no business with our own loopback server.
         .proxy(None)
@@ -421,42 +539,56 @@ fn get(agent: &ureq::Agent, url: &str) -> Result<(u16, String), ureq::Error> {
     Ok((status, body))
 }
 
-pub fn stop(root: &Path) -> Result<()> {
-    let said = stop_quotes(&Layout::new(root))?;
-    println!("xtask stop: {said}");
-    Ok(())
+/// One deploy, rollback or stop at a time per deploy directory: two would fight over the
+/// same processes and files. The file names the holder; a holder that is gone is ignored.
+struct Lock {
+    path: PathBuf,
 }
 
-pub fn status(root: &Path) -> Result<()> {
-    let layout = Layout::new(root);
-    let deployed = Deployed::read(&layout)?;
-    match &deployed {
-        Some(d) => println!("release: {}", d.release.display()),
-        None => println!("release: none (nothing deployed yet; run `cargo xtask deploy`)"),
+impl Lock {
+    fn acquire(layout: &Layout, task: &str) -> Result<Lock> {
+        let path = layout.lock_file();
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
+        }
+        let me = std::process::id();
+        for _ in 0..2 {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut file) => {
+                    writeln!(file, "{me} {task}")?;
+                    return Ok(Lock { path });
+                }
+                Err(err) if err.kind() == ErrorKind::AlreadyExists => {
+                    let text = fs::read_to_string(&path).unwrap_or_default();
+                    let holder = text
+                        .split_whitespace()
+                        .next()
+                        .and_then(|p| p.parse::<u32>().ok());
+                    if let Some(pid) =
+                        holder.filter(|&pid| sys::is_alive(pid) && sys::comm(pid) == sys::comm(me))
+                    {
+                        bail!(
+                            "another `cargo xtask {}` (pid {pid}) is at work on {}: wait for it to finish",
+                            text.split_whitespace().nth(1).unwrap_or("deploy"),
+                            layout.base.display()
+                        );
+                    }
+                    let _ = fs::remove_file(&path);
+                }
+                Err(err) => {
+                    return Err(err).with_context(|| format!("could not create {}", path.display()))
+                }
+            }
+        }
+        bail!("could not take {}", path.display())
     }
-    let running = match PidFile::read(&layout)? {
-        PidFile::Absent => {
-            println!("pid:     none (not running)");
-            false
-        }
-        PidFile::Stale(pid) => {
-            println!("pid:     {pid} (not running: stale pid file)");
-            false
-        }
-        PidFile::Running(pid) => {
-            println!("pid:     {pid} (alive)");
-            true
-        }
-    };
-    if let Some(d) = deployed.filter(|_| running) {
-        let url = format!("http://127.0.0.1:{}/healthz", d.port);
-        match get(&agent(), &url) {
-            Ok((status, body)) => println!("healthz: {status} {}", body.trim()),
-            Err(err) => println!("healthz: no answer from {url} ({err})"),
-        }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
     }
-    println!("log:     {}", layout.log_file().display());
-    Ok(())
 }
 
 #[cfg(test)]
@@ -464,19 +596,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn release_names_say_when_the_tree_was_dirty() {
-        assert_eq!(release_name("81b5656", false), "81b5656");
-        assert_eq!(release_name("81b5656", true), "81b5656-dirty");
+    fn the_app_gets_production_settings_and_our_url() {
+        let env = app_env(Store::External, Some("postgres://u:p@h/db"));
+        assert_eq!(env.get("QUOTES_STORE"), Some("postgres"));
+        assert_eq!(env.get("DATABASE_URL"), Some("postgres://u:p@h/db"));
+        assert_eq!(env.get("QUOTES__SERVER__HOST"), Some("127.0.0.1"));
+        assert!(env.get("QUOTES_ENV").is_some());
+        let env = app_env(Store::Memory, None);
+        assert_eq!(env.get("QUOTES_STORE"), Some("memory"));
+        assert_eq!(env.get("DATABASE_URL"), None);
+        assert_eq!(grace(&env), Duration::from_secs(35));
     }
 
     #[test]
-    fn deploy_state_round_trips() {
-        let deployed = Deployed {
-            release: PathBuf::from("/srv/quotes/.deploy/releases/81b5656"),
-            port: 8000,
-        };
-        assert_eq!(Deployed::parse(&deployed.to_text()), Some(deployed));
-        assert_eq!(Deployed::parse("release=/x\n"), None);
-        assert_eq!(Deployed::parse("release=/x\nport=http\n"), None);
+    fn hints_name_the_directory_only_when_it_is_not_the_default() {
+        let default = Layout::new(Path::new("/p"), None);
+        assert_eq!(hint(&default, "logs --follow"), "cargo xtask logs --follow");
+        let other = Layout::new(Path::new("/p"), Some(Path::new("/srv/d")));
+        assert_eq!(
+            hint(&other, "logs --follow"),
+            "cargo xtask logs --dir /srv/d --follow"
+        );
+        assert_eq!(hint(&other, "stop"), "cargo xtask stop --dir /srv/d");
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_and_a_stale_one_taken() {
+        let base = std::env::temp_dir().join(format!("xtask-lock-test-{}", std::process::id()));
+        let layout = Layout::new(Path::new("/p"), Some(&base));
+        let first = Lock::acquire(&layout, "deploy").unwrap();
+        let err = Lock::acquire(&layout, "stop").err().unwrap();
+        assert!(err.to_string().contains("is at work on"), "{err}");
+        drop(first);
+        fs::write(layout.lock_file(), "999999999 deploy\n").unwrap();
+        let again = Lock::acquire(&layout, "stop").unwrap();
+        drop(again);
+        assert!(!layout.lock_file().exists());
+        fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -1,9 +1,12 @@
 //! xtask's library: one module per task, and the parts tests elsewhere reuse (a throwaway
 //! PostgreSQL cluster in `pg`, for tests that must stop and start a database of their own).
 
+pub mod bench;
 pub mod cmd;
 pub mod deploy;
 pub mod deps;
+pub mod e2e;
+pub mod manifests;
 pub mod pg;
 pub mod preflight;
 pub mod steps;

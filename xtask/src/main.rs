@@ -1,12 +1,12 @@
-//! xtask: the project's automation (test, deploy, stop, status) as one Rust binary, run with `cargo xtask <task>`.
+//! xtask: the project's automation (test, deploy and its companions) as one Rust binary, run with `cargo xtask <task>`.
 //!
 //! Each task lives in its own module of the library (`lib.rs`); this file only parses the command line, finds the
 //! workspace root and turns the task's result into an exit code.
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
-use xtask::{deploy, project_root, steps, test};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use xtask::{bench, deploy, project_root, steps, test};
 
 #[derive(Parser)]
 #[command(
@@ -19,21 +19,104 @@ struct Cli {
     task: Task,
 }
 
+/// Where a deployment lives; every deploy task takes it.
+#[derive(Args)]
+struct Place {
+    /// The deploy directory: releases, logs, state, the PostgreSQL data [default: .deploy in
+    /// the project].
+    #[arg(long, env = "QUOTES_DEPLOY_DIR", value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StoreArg {
+    /// PostgreSQL: DATABASE_URL when set, else a cluster that deploy manages itself.
+    Postgres,
+    /// No database: each process keeps its quotes in memory.
+    Memory,
+}
+
 #[derive(Subcommand)]
 enum Task {
     /// Check formatting, lints and the tree's rules, then run every test suite against a
-    /// throwaway PostgreSQL cluster and headless Chromium.
+    /// throwaway PostgreSQL cluster and headless Chromium, check the deploy files, and deploy
+    /// end to end into a temporary directory.
     Test,
-    /// Build the release binary and (re)start it in the background on 127.0.0.1.
+    /// Build, release and run the site on http://127.0.0.1:8000 on PostgreSQL; run again to
+    /// redeploy (with nginx in front, one replica at a time, without downtime).
     Deploy {
-        /// The port the server listens on.
+        /// How many app processes; more than one puts nginx in front.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
+        replicas: u16,
+        /// nginx in front even of one replica, for zero-downtime redeploys.
+        #[arg(long)]
+        proxy: bool,
+        /// Where the quotes live.
+        #[arg(long, value_enum, default_value = "postgres")]
+        store: StoreArg,
+        /// Deploy with deploy/compose.yaml instead (needs a running Docker engine).
+        #[arg(long)]
+        docker: bool,
+        /// The public port, on 127.0.0.1.
         #[arg(long, default_value_t = 8000, value_parser = clap::value_parser!(u16).range(1..))]
         port: u16,
+        /// The port of the managed PostgreSQL (127.0.0.1) [default: kept from the last deploy,
+        /// else a free one].
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        db_port: Option<u16>,
+        #[command(flatten)]
+        place: Place,
     },
-    /// Stop the server that `deploy` started.
-    Stop,
-    /// Show the deployed release, its process and its /healthz answer.
-    Status,
+    /// Start the previous release again, the same rolling way as deploy.
+    Rollback {
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Show the release, its commit, the processes, ports and health.
+    Status {
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Show the deployed app's logs (or nginx's, PostgreSQL's, ...).
+    Logs {
+        /// Which log.
+        #[arg(value_enum, default_value = "app")]
+        which: deploy::LogKind,
+        /// Keep printing new lines as they come (Ctrl-C ends).
+        #[arg(short, long)]
+        follow: bool,
+        /// How many lines from the end to show first.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: usize,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Stop the app, nginx and PostgreSQL that deploy started; data and releases stay.
+    Stop {
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Measure the release binary's speed and memory on each store (wrk on 127.0.0.1);
+    /// writes target/bench/report.md. Measured, never asserted.
+    Bench {
+        /// How long wrk loads each endpoint.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+        seconds: u64,
+    },
+    /// Run a quotes management command against the deployed site, with its settings:
+    /// `cargo xtask manage load-quotes my-quotes.txt`.
+    Manage {
+        #[command(flatten)]
+        place: Place,
+        /// The quotes subcommand and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,9 +124,36 @@ fn main() -> ExitCode {
     let root = project_root();
     let result = match cli.task {
         Task::Test => test::run(&root),
-        Task::Deploy { port } => deploy::deploy(&root, port),
-        Task::Stop => deploy::stop(&root),
-        Task::Status => deploy::status(&root),
+        Task::Deploy {
+            replicas,
+            proxy,
+            store,
+            docker,
+            port,
+            db_port,
+            place,
+        } => {
+            let options = deploy::Options {
+                replicas: usize::from(replicas),
+                proxy,
+                memory: matches!(store, StoreArg::Memory),
+                docker,
+                port,
+                db_port,
+            };
+            deploy::deploy(&root, place.dir.as_deref(), &options)
+        }
+        Task::Rollback { place } => deploy::rollback(&root, place.dir.as_deref()),
+        Task::Status { place } => deploy::status(&root, place.dir.as_deref()),
+        Task::Logs {
+            which,
+            follow,
+            lines,
+            place,
+        } => deploy::logs(&root, place.dir.as_deref(), which, lines, follow),
+        Task::Stop { place } => deploy::stop(&root, place.dir.as_deref()),
+        Task::Bench { seconds } => bench::run(&root, seconds),
+        Task::Manage { place, args } => deploy::manage(&root, place.dir.as_deref(), &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
-//! PostgreSQL clusters that xtask runs itself: a throwaway one for `test`, with the parts
-//! (`Bins`, `Cluster`) that a persistent `deploy` cluster will reuse.
+//! PostgreSQL clusters that xtask runs itself: a throwaway one for `test`, and the parts
+//! (`Bins`, `RunAs`, `Cluster`) that the persistent cluster of `deploy` reuses.
 //!
 //! initdb and postgres refuse to run as root, so as root every server command runs as the
 //! `postgres` system user through `runuser`, and the files it writes are chowned to it first.
@@ -54,8 +54,7 @@ impl Bins {
     }
 
     /// A client program (`psql`, `pg_isready`): beside the server, else on `PATH`.
-    #[cfg(test)]
-    fn client(&self, name: &str) -> Option<PathBuf> {
+    pub fn client(&self, name: &str) -> Option<PathBuf> {
         Some(self.tool(name))
             .filter(|p| cmd::is_executable(p))
             .or_else(|| cmd::which(name))
@@ -84,13 +83,13 @@ fn highest_version(names: impl IntoIterator<Item = String>) -> Option<String> {
 
 /// Who runs the server: we ourselves, or, when we are root, the `postgres` system user.
 #[derive(Debug)]
-enum RunAs {
+pub(crate) enum RunAs {
     Me,
     Postgres { uid: u32, gid: u32 },
 }
 
 impl RunAs {
-    fn detect() -> Result<RunAs> {
+    pub(crate) fn detect() -> Result<RunAs> {
         if !sys::is_root() {
             return Ok(RunAs::Me);
         }
@@ -103,7 +102,7 @@ impl RunAs {
         Ok(RunAs::Postgres { uid, gid })
     }
 
-    fn command(&self, program: &Path) -> Command {
+    pub(crate) fn command(&self, program: &Path) -> Command {
         match self {
             RunAs::Me => Command::new(program),
             RunAs::Postgres { .. } => {
@@ -115,7 +114,7 @@ impl RunAs {
     }
 
     /// Hands `path` to the user that runs the server.
-    fn give(&self, path: &Path) -> Result<()> {
+    pub(crate) fn give(&self, path: &Path) -> Result<()> {
         if let RunAs::Postgres { uid, gid } = self {
             std::os::unix::fs::chown(path, Some(*uid), Some(*gid))
                 .with_context(|| format!("could not chown {} to postgres", path.display()))?;
@@ -130,27 +129,62 @@ fn passwd_ids(line: &str) -> Option<(u32, u32)> {
     Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
 }
 
-/// A cluster in one directory: `data/`, `sock/` and `postgres.log`, served on 127.0.0.1:`port`.
+/// A cluster in one directory: `data/` and `sock/`, logging to `log`, served on
+/// 127.0.0.1:`port`. A throwaway cluster trades safety for speed (trust auth, no fsync); a
+/// durable one (deploy's) keeps its data through a crash and asks for passwords over TCP.
 #[derive(Debug)]
 pub struct Cluster {
     bins: Bins,
     dir: PathBuf,
+    log: PathBuf,
     port: u16,
     run_as: RunAs,
     running: bool,
+    durable: bool,
 }
 
 impl Cluster {
-    fn data_dir(&self) -> PathBuf {
+    /// A durable cluster in `dir`, as deploy keeps it; nothing is created or started yet.
+    pub(crate) fn durable(
+        bins: &Bins,
+        dir: &Path,
+        log: &Path,
+        port: u16,
+        run_as: RunAs,
+    ) -> Cluster {
+        Cluster {
+            bins: bins.clone(),
+            dir: dir.to_path_buf(),
+            log: log.to_path_buf(),
+            port,
+            run_as,
+            running: false,
+            durable: true,
+        }
+    }
+
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
     }
 
-    fn socket_dir(&self) -> PathBuf {
+    pub(crate) fn socket_dir(&self) -> PathBuf {
         self.dir.join("sock")
     }
 
-    fn log_file(&self) -> PathBuf {
-        self.dir.join("postgres.log")
+    pub(crate) fn log_file(&self) -> PathBuf {
+        self.log.clone()
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub(crate) fn run_as(&self) -> &RunAs {
+        &self.run_as
+    }
+
+    pub(crate) fn bins(&self) -> &Bins {
+        &self.bins
     }
 
     /// Lays out the data and socket directories and the log, owned by whoever runs the
@@ -174,10 +208,36 @@ impl Cluster {
         Ok(())
     }
 
-    fn start(&mut self) -> Result<()> {
-        // The socket path is quoted: pg_ctl hands `-o` to a shell.
+    /// Runs initdb for a durable cluster: the database superuser is `superuser` (the system
+    /// user that runs the server, so that peer authentication lets it in through the socket),
+    /// data pages are checksummed and synced to disk. `pg_hba.conf` is the caller's to write.
+    pub(crate) fn init_durable(&self, superuser: &str) -> Result<()> {
+        for dir in [self.data_dir(), self.socket_dir()] {
+            fs::create_dir_all(&dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
+            self.run_as.give(&dir)?;
+        }
+        let mut initdb = self.run_as.command(&self.bins.tool("initdb"));
+        initdb
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-U", superuser, "--auth-local=peer", "--auth-host=reject"])
+            .args(["--data-checksums", "-E", "UTF8"])
+            .current_dir(&self.dir);
+        cmd::output(&mut initdb).context("initdb failed")?;
+        Ok(())
+    }
+
+    pub(crate) fn start(&mut self) -> Result<()> {
+        // The socket path is quoted: pg_ctl hands `-o` to a shell. Only the owner may use
+        // the socket: peer authentication checks who connects, the mode who may try.
+        let speed = if self.durable {
+            "-c unix_socket_permissions=0700"
+        } else {
+            "-c fsync=off"
+        };
         let options = format!(
-            "-p {} -k '{}' -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k '{}' -c listen_addresses=127.0.0.1 -c max_connections=200 {speed}",
             self.port,
             self.socket_dir().display()
         );
@@ -198,7 +258,7 @@ impl Cluster {
         Ok(())
     }
 
-    fn stop(&mut self) -> Result<()> {
+    pub(crate) fn stop(&mut self) -> Result<()> {
         // A pg_ctl that timed out may still have left a postmaster behind: its pid file says so.
         if !self.running && self.postmaster_pid().is_none() {
             return Ok(());
@@ -213,17 +273,28 @@ impl Cluster {
     }
 
     /// The postmaster's pid, from the first line of `postmaster.pid`.
-    fn postmaster_pid(&self) -> Option<u32> {
+    pub(crate) fn postmaster_pid(&self) -> Option<u32> {
         postmaster_pid(&self.data_dir())
     }
 }
 
-fn postmaster_pid(data_dir: &Path) -> Option<u32> {
+pub(crate) fn postmaster_pid(data_dir: &Path) -> Option<u32> {
     let text = fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
     text.lines().next()?.trim().parse().ok()
 }
 
-fn stop_data_dir(run_as: &RunAs, bins: &Bins, data_dir: &Path, mode: &str) -> Result<()> {
+/// The port a running postmaster listens on: the fourth line of `postmaster.pid`.
+pub(crate) fn postmaster_port(data_dir: &Path) -> Option<u16> {
+    let text = fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
+    text.lines().nth(3)?.trim().parse().ok()
+}
+
+pub(crate) fn stop_data_dir(
+    run_as: &RunAs,
+    bins: &Bins,
+    data_dir: &Path,
+    mode: &str,
+) -> Result<()> {
     let mut pg_ctl = run_as.command(&bins.tool("pg_ctl"));
     pg_ctl
         .arg("-D")
@@ -262,10 +333,12 @@ impl Throwaway {
         let mut guard = Throwaway {
             cluster: Cluster {
                 bins: bins.clone(),
+                log: dir.join("postgres.log"),
                 dir,
                 port: 0,
                 run_as,
                 running: false,
+                durable: false,
             },
             keep_log,
         };
@@ -388,6 +461,21 @@ mod tests {
         let names = ["9.6", "15", "13", "README", "16.1"].map(String::from);
         assert_eq!(highest_version(names).as_deref(), Some("16.1"));
         assert_eq!(highest_version(Vec::new()), None);
+    }
+
+    #[test]
+    fn reads_pid_and_port_from_postmaster_pid() {
+        let dir = env::temp_dir().join(format!("xtask-pmpid-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join("postmaster.pid"),
+            "4242\n/srv/data\n1700000000\n5433\n/srv/sock\n127.0.0.1\n",
+        )
+        .unwrap();
+        assert_eq!(postmaster_pid(&dir), Some(4242));
+        assert_eq!(postmaster_port(&dir), Some(5433));
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(postmaster_port(&dir), None);
     }
 
     #[test]

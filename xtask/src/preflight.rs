@@ -1,5 +1,6 @@
-//! Preflight for `xtask test`: find PostgreSQL, Chromium and chromedriver, install what is
-//! missing when we can (root with apt-get), and check that browser and driver match.
+//! Preflight for `xtask test`: find PostgreSQL, Chromium, chromedriver, nginx and
+//! docker-compose, install what is missing when we can (root with apt-get), and check that
+//! browser and driver match. `deploy` installs its own needs through [`install`].
 
 use std::{
     env, fs,
@@ -29,18 +30,35 @@ pub struct Tools {
     pub pg: Option<Bins>,
     pub chrome: PathBuf,
     pub chromedriver: PathBuf,
+    /// For the end-to-end deploy with replicas.
+    pub nginx: PathBuf,
+    /// For `docker-compose config`, which checks deploy/compose.yaml without an engine.
+    pub compose: PathBuf,
 }
 
 struct Found {
     pg: Option<Bins>,
     chrome: Option<PathBuf>,
     chromedriver: Option<PathBuf>,
+    nginx: Option<PathBuf>,
+    compose: Option<PathBuf>,
 }
 
 /// Something missing, and the Debian package that brings it.
-struct Missing {
-    what: &'static str,
-    package: &'static str,
+#[derive(Debug)]
+pub struct Missing {
+    pub what: &'static str,
+    pub package: &'static str,
+}
+
+/// nginx lives in `/usr/sbin`, which is not on a normal user's `PATH` on Debian.
+pub fn find_nginx() -> Option<PathBuf> {
+    cmd::which("nginx").or_else(|| {
+        ["/usr/sbin/nginx", "/sbin/nginx"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| cmd::is_executable(p))
+    })
 }
 
 impl Found {
@@ -49,6 +67,8 @@ impl Found {
             pg: if need_pg { Bins::find() } else { None },
             chrome: from_env_or_path("CHROME_BIN", &BROWSERS)?,
             chromedriver: from_env_or_path("CHROMEDRIVER_BIN", &["chromedriver"])?,
+            nginx: find_nginx(),
+            compose: cmd::which("docker-compose"),
         })
     }
 
@@ -70,6 +90,18 @@ impl Found {
             missing.push(Missing {
                 what: "chromedriver",
                 package: "chromium-driver",
+            });
+        }
+        if self.nginx.is_none() {
+            missing.push(Missing {
+                what: "nginx",
+                package: "nginx",
+            });
+        }
+        if self.compose.is_none() {
+            missing.push(Missing {
+                what: "docker-compose",
+                package: "docker-compose",
             });
         }
         missing
@@ -98,7 +130,7 @@ pub fn run(root: &Path, need_pg: bool) -> Result<Tools> {
     let mut found = Found::discover(need_pg)?;
     let missing = found.missing(need_pg);
     if !missing.is_empty() {
-        install(root, &missing)?;
+        install(&crate::xtask_dir(root).join("apt.log"), &missing)?;
         found = Found::discover(need_pg)?;
         let still = found.missing(need_pg);
         if !still.is_empty() {
@@ -126,14 +158,20 @@ pub fn run(root: &Path, need_pg: bool) -> Result<Tools> {
         "    chromedriver: {} (major {driver})",
         chromedriver.display()
     );
+    let nginx = found.nginx.context("nginx not found")?;
+    let compose = found.compose.context("docker-compose not found")?;
+    println!("    nginx:        {}", nginx.display());
+    println!("    compose:      {}", compose.display());
     Ok(Tools {
         pg: found.pg,
         chrome,
         chromedriver,
+        nginx,
+        compose,
     })
 }
 
-fn describe(missing: &[Missing]) -> String {
+pub fn describe(missing: &[Missing]) -> String {
     missing
         .iter()
         .map(|m| m.what)
@@ -164,8 +202,11 @@ fn major_version(text: &str) -> Option<u32> {
     })
 }
 
-fn install(root: &Path, missing: &[Missing]) -> Result<()> {
-    let packages: Vec<&str> = missing.iter().map(|m| m.package).collect();
+/// Installs the packages that bring what is missing, with apt-get when we are root and it
+/// exists; otherwise fails naming the command to run. apt-get's output goes to `log`.
+pub fn install(log: &Path, missing: &[Missing]) -> Result<()> {
+    let mut packages: Vec<&str> = missing.iter().map(|m| m.package).collect();
+    packages.dedup();
     let packages_line = packages.join(" ");
     if !sys::is_root() || cmd::which("apt-get").is_none() {
         bail!(
@@ -173,17 +214,18 @@ fn install(root: &Path, missing: &[Missing]) -> Result<()> {
             describe(missing)
         );
     }
-    let log = crate::xtask_dir(root).join("apt.log");
-    fs::create_dir_all(crate::xtask_dir(root))?;
+    if let Some(dir) = log.parent() {
+        fs::create_dir_all(dir)?;
+    }
     println!(
         "    missing {}: installing {packages_line} with apt-get (log: {})",
         describe(missing),
         log.display()
     );
-    apt_get(&log, &["update"])?;
+    apt_get(log, &["update"])?;
     let mut install = vec!["install", "-y", "--no-install-recommends"];
     install.extend(&packages);
-    apt_get(&log, &install)
+    apt_get(log, &install)
 }
 
 /// Runs apt-get with its output appended to `log`. When another apt holds the lock, apt-get
@@ -267,9 +309,11 @@ mod tests {
             pg: None,
             chrome: None,
             chromedriver: Some(PathBuf::from("/usr/bin/chromedriver")),
+            nginx: None,
+            compose: Some(PathBuf::from("/usr/bin/docker-compose")),
         };
         let packages: Vec<_> = found.missing(true).iter().map(|m| m.package).collect();
-        assert_eq!(packages, ["postgresql", "chromium"]);
+        assert_eq!(packages, ["postgresql", "chromium", "nginx"]);
         assert!(found
             .missing(false)
             .iter()

@@ -68,6 +68,28 @@ impl Steps {
         result
     }
 
+    /// Like [`Steps::run`], for a step whose programs write to `log`: when it fails, the end of
+    /// the log is shown and the error names the file, so the reader knows where to look.
+    pub fn run_logged<T>(
+        &mut self,
+        name: &str,
+        log: &Path,
+        step: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        self.run(name, || {
+            step().map_err(|err| {
+                // A step can fail before its programs wrote anything (a port in use, a
+                // missing tool): then there is no log to send the reader to.
+                if fs::metadata(log).is_ok_and(|meta| meta.len() > 0) {
+                    print_tail(log, 20);
+                    anyhow::anyhow!("{err:#}; its log is {}", log.display())
+                } else {
+                    err
+                }
+            })
+        })
+    }
+
     /// Records a step that had nothing to do, and says why.
     pub fn skip(&mut self, name: &str, why: &str) {
         println!("==> {name}");

@@ -6,6 +6,7 @@
 use std::{
     fs,
     net::TcpListener,
+    path::Path,
     process::Command,
     thread,
     time::{Duration, Instant},
@@ -50,6 +51,79 @@ pub fn program_name(pid: u32) -> Option<String> {
     let argv0 = cmdline.split(|&b| b == 0).next()?;
     let argv0 = String::from_utf8_lossy(argv0);
     Some(argv0.rsplit('/').next().unwrap_or_default().to_owned())
+}
+
+/// The kernel's name for a process (`/proc/PID/comm`): its executable's file name, cut at
+/// 15 bytes. Unlike argv it survives a program that rewrites its title, as nginx and
+/// postgres do (`nginx: master process ...`).
+pub fn comm(pid: u32) -> Option<String> {
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end_matches('\n').to_owned())
+}
+
+/// A process's command line, its arguments joined by spaces.
+pub fn cmdline(pid: u32) -> Option<String> {
+    let bytes = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    Some(text.trim_end_matches('\0').replace('\0', " "))
+}
+
+/// Whether `pid` is a live process of `program` whose command line mentions `path`. A pid
+/// in one of our files may have been reused by the kernel since we wrote it; the program
+/// name and a path of ours in its arguments tell our process from a stranger's.
+pub fn is_ours(pid: u32, program: &str, path: &Path) -> bool {
+    is_alive(pid)
+        && comm(pid).as_deref() == Some(program)
+        && cmdline(pid).is_some_and(|line| mentions(&line, &path.display().to_string()))
+}
+
+/// Whether `line` holds `path` as a whole path or a directory of one: followed by the end,
+/// a space or a slash, so that `/srv/.deploy2` is not taken for `/srv/.deploy`.
+fn mentions(line: &str, path: &str) -> bool {
+    line.match_indices(path).any(|(at, _)| {
+        matches!(
+            line[at + path.len()..].chars().next(),
+            None | Some(' ' | '/')
+        )
+    })
+}
+
+/// Every live process of `program` whose command line mentions `path` (see [`is_ours`]).
+pub fn find_ours(program: &str, path: &Path) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| is_ours(pid, program, path))
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// The live children of `pid`, found by their parent field in `/proc/*/stat`.
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&child| {
+            fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| parent_pid(&stat))
+                == Some(pid)
+        })
+        .filter(|&child| is_alive(child))
+        .collect()
+}
+
+/// The parent pid: the field after the state in `/proc/PID/stat`.
+fn parent_pid(stat: &str) -> Option<u32> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Sends `signal` (`TERM`, `KILL`) to `pid`. A process that is already gone is not an error.
@@ -125,6 +199,49 @@ mod tests {
         assert_eq!(process_state("42 (a) b) c) S 1 42 42"), Some('S'));
         assert_eq!(process_state("43 (postgres) Z 1 43"), Some('Z'));
         assert_eq!(process_state("garbage"), None);
+    }
+
+    #[test]
+    fn a_path_is_mentioned_whole_or_as_a_directory() {
+        let line = "nginx: master process /usr/sbin/nginx -c /srv/.deploy/nginx/nginx.conf";
+        assert!(mentions(line, "/srv/.deploy/nginx/nginx.conf"));
+        assert!(mentions(line, "/srv/.deploy"));
+        assert!(!mentions(line, "/srv/.dep"));
+        assert!(!mentions(
+            "postgres -D /srv/.deploy2/data -p 5",
+            "/srv/.deploy"
+        ));
+        assert!(mentions("postgres -D /srv/d /srv/.deploy2/x", "/srv/d"));
+    }
+
+    #[test]
+    fn reads_the_parent_after_an_awkward_comm() {
+        assert_eq!(parent_pid("42 (a) b) c) S 1 42 42"), Some(1));
+        assert_eq!(parent_pid("43 (nginx) S 7 43"), Some(7));
+        assert_eq!(parent_pid("garbage"), None);
+    }
+
+    #[test]
+    fn knows_its_own_children_by_name_and_arguments() {
+        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+        let pid = child.id();
+        let started = Instant::now();
+        while comm(pid).as_deref() != Some("sleep") {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "sleep never started"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(children(std::process::id()).contains(&pid));
+        assert!(find_ours("sleep", Path::new("60")).contains(&pid));
+        assert!(is_ours(pid, "sleep", Path::new("60")));
+        assert!(!is_ours(pid, "sleep", Path::new("6")));
+        assert!(!is_ours(pid, "nginx", Path::new("60")));
+        assert_eq!(cmdline(pid).as_deref(), Some("sleep 60"));
+        terminate(pid, Duration::from_secs(5)).unwrap();
+        child.wait().unwrap();
+        assert!(!is_ours(pid, "sleep", Path::new("60")));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `cargo xtask test`: preflight, fmt, clippy, tidy, a throwaway PostgreSQL, then every test suite.
+//! `cargo xtask test`: preflight, fmt, clippy, tidy, the deploy files, a throwaway PostgreSQL,
+//! every test suite, and an end-to-end deploy.
 //!
 //! There are no switches to skip the database or the browser: a test run without them would
 //! pass while proving nothing about them.
@@ -7,7 +8,7 @@ use std::{env, path::Path};
 
 use anyhow::{bail, Result};
 
-use crate::{cmd, deps, pg, preflight, steps::Steps, tidy};
+use crate::{cmd, deps, e2e, manifests, pg, preflight, steps::Steps, tidy};
 
 /// Where the acceptance suite will live; until it does, its step is skipped with a note.
 const ACCEPTANCE_DIR: &str = "crates/cli/tests/acceptance";
@@ -43,6 +44,7 @@ fn run_steps(root: &Path, steps: &mut Steps) -> Result<()> {
     })?;
     steps.run("tidy", || tidy::check(root))?;
     steps.run("dependencies", || deps::check(root))?;
+    steps.run("deploy files", || manifests::check(root, &tools.compose))?;
 
     // The guard lives until this function returns, so the cluster goes away after the last
     // test step and also when any step fails.
@@ -105,5 +107,7 @@ fn run_steps(root: &Path, steps: &mut Steps) -> Result<()> {
     } else {
         steps.skip("acceptance", &format!("no suite yet ({ACCEPTANCE_DIR})"));
     }
+    // Last: it builds the release binary, the slowest build of all, and needs nothing above.
+    steps.run("deploy end to end", || e2e::run(root))?;
     Ok(())
 }

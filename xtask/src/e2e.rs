@@ -1,0 +1,534 @@
+//! The end-to-end deploy check of `cargo xtask test`: the real `cargo xtask deploy`, run as
+//! a user runs it (this very binary, as a subprocess), into a temporary deploy directory on
+//! free ports, so a deployment the user has running is never touched.
+//!
+//! It deploys one process on the managed PostgreSQL, adds a quote with `manage`, deploys
+//! three replicas behind nginx, then redeploys and rolls back while a bounded load runs
+//! through nginx and counts every failed request (there must be none), and finally stops
+//! everything and checks that none of its processes is left. A guard stops and removes the
+//! directory whatever happens, keeping the logs under `target/xtask/deploy-e2e-logs/`.
+
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    thread,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::{
+    cmd,
+    deploy::{History, Layout, State},
+    steps::format_duration,
+    sys,
+};
+
+/// Temporary deploy directories are `quotes-xtask-deploy-<owner pid>-<nanos>`, so a later run
+/// can clean up after one that was killed.
+const PREFIX: &str = "quotes-xtask-deploy-";
+/// The load stops at the latest after this long, whatever the deploys do.
+const LOAD_LIMIT: Duration = Duration::from_secs(120);
+const LOAD_THREADS: usize = 4;
+/// The fixtures hold this many quotes.
+const FIXTURE_QUOTES: u64 = 17;
+/// What the fabricated previous release is called, for the rollback.
+const PREVIOUS: &str = "e2e-previous";
+
+pub fn run(root: &Path) -> Result<()> {
+    sweep_leftovers();
+    let mut sandbox = Sandbox::create(root)?;
+    let port = sys::pick_free_port()?;
+    let site = Site::new(port);
+    let layout = Layout::new(root, Some(&sandbox.dir));
+    let port_arg = port.to_string();
+
+    println!(
+        "--- e2e: deploy (one process on PostgreSQL) into {}",
+        sandbox.dir.display()
+    );
+    sandbox.stream(&["deploy", "--port", &port_arg])?;
+    let state = read_state(&layout)?;
+    ensure!(
+        !state.proxy && state.nginx.is_none(),
+        "one replica deploys without nginx"
+    );
+    ensure!(
+        state.replicas.len() == 1 && state.replicas[0].port == port,
+        "one process on the public port: {state:?}"
+    );
+    site.expect_page("/", "Sun Tzu")?;
+    ensure!(
+        site.total()? == FIXTURE_QUOTES,
+        "the fixtures are loaded once"
+    );
+    let health = site.get_ok("/healthz")?;
+    ensure!(
+        health.contains(&format!("\"commit\":\"{}\"", state.release)),
+        "/healthz names the release {}: {health}",
+        state.release
+    );
+
+    println!("--- e2e: manage load-quotes (one new quote)");
+    let extra = sandbox.dir.join("extra-quotes.txt");
+    fs::write(
+        &extra,
+        "Know the enemy and know yourself; in a hundred battles you will never be in peril.\n\
+         — Sun Tzu (xtask e2e)\n",
+    )?;
+    let said = sandbox.output(&["manage", "load-quotes", &extra.display().to_string()])?;
+    ensure!(
+        said.contains("1 added, 0 already there"),
+        "manage load-quotes said: {said}"
+    );
+    ensure!(
+        site.total()? == FIXTURE_QUOTES + 1,
+        "manage reached the deployed database"
+    );
+
+    println!("--- e2e: deploy --replicas 3 (nginx in front)");
+    sandbox.stream(&["deploy", "--port", &port_arg, "--replicas", "3"])?;
+    let state = read_state(&layout)?;
+    ensure!(
+        state.proxy && state.nginx.is_some(),
+        "three replicas get nginx: {state:?}"
+    );
+    ensure!(state.replicas.len() == 3, "three replicas run: {state:?}");
+    for r in &state.replicas {
+        ensure!(r.port != port, "replicas use internal ports: {state:?}");
+        Site::new(r.port).get_ok("/readyz")?;
+    }
+    ensure!(
+        site.total()? == FIXTURE_QUOTES + 1,
+        "a second deploy keeps the data and adds no duplicates"
+    );
+    let prepare = fs::read_to_string(layout.log("prepare.log")).unwrap_or_default();
+    ensure!(
+        prepare.contains(&format!("0 added, {FIXTURE_QUOTES} already there")),
+        "the second prepare loaded nothing new (see {})",
+        layout.log("prepare.log").display()
+    );
+
+    println!("--- e2e: redeploy and rollback under load");
+    fabricate_previous(&layout, &state.release)?;
+    let load = Load::start(port);
+    let rolled = sandbox
+        .stream(&["deploy", "--port", &port_arg, "--replicas", "3"])
+        .and_then(|()| sandbox.stream(&["rollback"]));
+    let report = load.finish();
+    rolled?;
+    println!(
+        "    load through nginx: {} requests in {}, {} failed ({} resent after a kept-alive connection closed before answering)",
+        report.total,
+        format_duration(report.took),
+        report.failed.len(),
+        report.retried
+    );
+    if !report.failed.is_empty() {
+        bail!(
+            "{} of {} requests failed during the redeploy and rollback, e.g. {}",
+            report.failed.len(),
+            report.total,
+            report
+                .failed
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    ensure!(
+        report.total >= 50,
+        "the load ran only {} requests",
+        report.total
+    );
+    let state = read_state(&layout)?;
+    ensure!(
+        state.replicas.len() == 3 && state.replicas.iter().all(|r| r.release == PREVIOUS),
+        "the rollback runs the previous release on three replicas: {state:?}"
+    );
+    ensure!(
+        History::read(&layout)?.current() == Some(PREVIOUS),
+        "the history ends with the release rolled back to"
+    );
+    ensure!(
+        site.total()? == FIXTURE_QUOTES + 1,
+        "data survives redeploy and rollback"
+    );
+
+    println!("--- e2e: status, logs, stop");
+    let status = sandbox.output(&["status"])?;
+    ensure!(
+        status.contains("3 running"),
+        "status shows the replicas:\n{status}"
+    );
+    sandbox.output(&["logs", "--lines", "3"])?;
+    let ours = processes(&layout, &state);
+    sandbox.stream(&["stop"])?;
+    let started = Instant::now();
+    while ours.iter().any(|&pid| sys::is_alive(pid)) && started.elapsed() < Duration::from_secs(10)
+    {
+        thread::sleep(Duration::from_millis(100));
+    }
+    let left: Vec<u32> = ours.into_iter().filter(|&pid| sys::is_alive(pid)).collect();
+    ensure!(left.is_empty(), "still running after stop: {left:?}");
+    ensure!(
+        sys::port_is_free(port),
+        "port {port} is still taken after stop"
+    );
+    let again = sandbox.output(&["stop"])?;
+    ensure!(
+        again.contains("nothing was running"),
+        "a second stop has nothing to do: {again}"
+    );
+    sandbox.stopped();
+    Ok(())
+}
+
+fn read_state(layout: &Layout) -> Result<State> {
+    State::read(layout)?.context("deploy wrote no state file")
+}
+
+/// Every process of the deployment, children included: nginx's workers and PostgreSQL's
+/// background processes carry neither the deploy directory nor a pid file of their own.
+fn processes(layout: &Layout, state: &State) -> Vec<u32> {
+    let mut pids: Vec<u32> = state.replicas.iter().map(|r| r.pid).collect();
+    let postmaster = fs::read_to_string(layout.postgres_data().join("postmaster.pid"))
+        .ok()
+        .and_then(|t| t.lines().next()?.trim().parse().ok());
+    for parent in state.nginx.into_iter().chain(postmaster) {
+        pids.push(parent);
+        pids.extend(sys::children(parent));
+    }
+    pids
+}
+
+/// A second release for the rollback to go to: a copy of the current one under another
+/// name, listed before it in the history, as an earlier deploy would have left it.
+fn fabricate_previous(layout: &Layout, current: &str) -> Result<()> {
+    cmd::output(
+        Command::new("cp")
+            .arg("-a")
+            .arg(layout.release(current))
+            .arg(layout.release(PREVIOUS)),
+    )?;
+    let history = History {
+        ids: vec![PREVIOUS.to_owned(), current.to_owned()],
+    };
+    history.write(layout)
+}
+
+/// The temporary deploy directory, and the xtask binary that deploys into it.
+struct Sandbox {
+    dir: PathBuf,
+    xtask: PathBuf,
+    keep_logs: PathBuf,
+    stopped: bool,
+}
+
+impl Sandbox {
+    fn create(root: &Path) -> Result<Sandbox> {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let dir = env::temp_dir().join(format!("{PREFIX}{}-{nanos}", std::process::id()));
+        fs::create_dir(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+        // 0755 whatever the umask: PostgreSQL runs as `postgres` when we are root.
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
+        Ok(Sandbox {
+            dir,
+            xtask: env::current_exe().context("could not find the xtask binary")?,
+            keep_logs: crate::xtask_dir(root).join("deploy-e2e-logs"),
+            stopped: false,
+        })
+    }
+
+    /// `xtask <task> --dir <sandbox> <rest>` with none of the deploying shell's settings for
+    /// the app or the deploy: the test must not depend on them.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.xtask);
+        command
+            .arg(args[0])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&args[1..]);
+        for (key, _) in env::vars() {
+            if key.starts_with("QUOTES") || key == "DATABASE_URL" || key == "RUST_LOG" {
+                command.env_remove(key);
+            }
+        }
+        // Bounded drains keep a stuck replica from stretching the test.
+        command.env("QUOTES__SERVER__SHUTDOWN_TIMEOUT_SECS", "10");
+        command
+    }
+
+    fn stream(&self, args: &[&str]) -> Result<()> {
+        cmd::stream(&mut self.command(args))
+    }
+
+    fn output(&self, args: &[&str]) -> Result<String> {
+        let out = cmd::output(&mut self.command(args))?;
+        for line in out.lines() {
+            println!("    | {line}");
+        }
+        Ok(out)
+    }
+
+    fn stopped(&mut self) {
+        self.stopped = true;
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if !self.stopped {
+            eprintln!(
+                "    e2e: stopping what the test deployed in {}",
+                self.dir.display()
+            );
+            if let Err(err) = cmd::output(&mut self.command(&["stop"])) {
+                eprintln!("warning: {err:#}");
+            }
+        }
+        let logs = self.dir.join("logs");
+        let _ = fs::remove_dir_all(&self.keep_logs);
+        let kept = fs::create_dir_all(&self.keep_logs).and_then(|()| {
+            for entry in fs::read_dir(&logs)?.flatten() {
+                fs::copy(entry.path(), self.keep_logs.join(entry.file_name()))?;
+            }
+            Ok(())
+        });
+        if let Err(err) = kept {
+            eprintln!("warning: could not keep the e2e logs: {err}");
+        }
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => println!(
+                "    removed {} (its logs are kept in {})",
+                self.dir.display(),
+                self.keep_logs.display()
+            ),
+            Err(err) => eprintln!("warning: could not remove {}: {err}", self.dir.display()),
+        }
+    }
+}
+
+/// Stops and removes the sandboxes of runs that were killed before their guard ran.
+fn sweep_leftovers() {
+    let Ok(entries) = fs::read_dir(env::temp_dir()) else {
+        return;
+    };
+    let Ok(xtask) = env::current_exe() else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('-').next()?.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if sys::is_alive(owner) {
+            continue;
+        }
+        let dir = entry.path();
+        let _ = cmd::output(Command::new(&xtask).arg("stop").arg("--dir").arg(&dir));
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => println!(
+                "    removed {}, left over from an interrupted run",
+                dir.display()
+            ),
+            Err(err) => eprintln!("warning: could not remove {}: {err}", dir.display()),
+        }
+    }
+}
+
+/// HTTP checks against one port.
+struct Site {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Site {
+    fn new(port: u16) -> Site {
+        Site {
+            base: format!("http://127.0.0.1:{port}"),
+            agent: agent(),
+        }
+    }
+
+    fn get_ok(&self, path: &str) -> Result<String> {
+        let url = format!("{}{path}", self.base);
+        let mut response = self
+            .agent
+            .get(&url)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        ensure!(status == 200, "GET {url}: {status} {}", body.trim());
+        Ok(body)
+    }
+
+    fn expect_page(&self, path: &str, text: &str) -> Result<()> {
+        let body = self.get_ok(path)?;
+        ensure!(body.contains(text), "GET {path} does not show {text:?}");
+        Ok(())
+    }
+
+    /// `total` of `/api/quotes`.
+    fn total(&self) -> Result<u64> {
+        let body = self.get_ok("/api/quotes?per_page=1")?;
+        json_number(&body, "total").with_context(|| format!("no total in {body}"))
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into()
+}
+
+/// The signature of a kept-alive connection that the server closed while idle: the request
+/// went out, and the connection ended with no answer at all.
+fn closed_before_answer(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        err.kind(),
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+    )
+}
+
+/// A top-level number field of a small JSON object; xtask carries no JSON parser for this.
+fn json_number(body: &str, key: &str) -> Option<u64> {
+    let at = body.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = body[at..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// A few threads GETting pages through nginx until told to stop (or [`LOAD_LIMIT`]),
+/// counting every answer that is not 200 and every transport error.
+///
+/// Like a browser or curl, a thread keeps its connection alive between requests and, when
+/// that idle connection turns out closed before any answer came, sends the request again once
+/// on a new one (RFC 9112, 9.3.1): nginx closes idle connections of the workers a reload
+/// retires, and a request can cross that close on the wire. Such retries are counted and
+/// shown; a second failure, an error status or a cut-off answer counts as failed.
+struct Load {
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<u64>>,
+    failed: Arc<Mutex<Vec<String>>>,
+    retried: Arc<AtomicU64>,
+    started: Instant,
+}
+
+struct LoadReport {
+    total: u64,
+    /// Requests sent again after their kept-alive connection closed before any answer.
+    retried: u64,
+    failed: Vec<String>,
+    took: Duration,
+}
+
+impl Load {
+    fn start(port: u16) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let failed = Arc::new(Mutex::new(Vec::new()));
+        let retried = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let threads = (0..LOAD_THREADS)
+            .map(|n| {
+                let stop = Arc::clone(&stop);
+                let failed = Arc::clone(&failed);
+                let retried = Arc::clone(&retried);
+                thread::spawn(move || {
+                    let agent = agent();
+                    let paths = ["/", "/api/quotes", "/api/quotes/random", "/quotes"];
+                    let mut count = 0u64;
+                    while !stop.load(Ordering::Relaxed) && started.elapsed() < LOAD_LIMIT {
+                        let path = paths[(count as usize + n) % paths.len()];
+                        let url = format!("http://127.0.0.1:{port}{path}");
+                        let mut result = agent.get(&url).call();
+                        if matches!(&result, Err(ureq::Error::Io(e)) if closed_before_answer(e)) {
+                            retried.fetch_add(1, Ordering::Relaxed);
+                            result = agent.get(&url).call();
+                        }
+                        let outcome = match result {
+                            Ok(mut r) => {
+                                let status = r.status().as_u16();
+                                let body = r.body_mut().read_to_string();
+                                match (status, body) {
+                                    (200, Ok(_)) => None,
+                                    (200, Err(err)) => Some(format!("GET {path}: body: {err}")),
+                                    (status, _) => Some(format!("GET {path}: {status}")),
+                                }
+                            }
+                            Err(err) => Some(format!("GET {path}: {err}")),
+                        };
+                        if let Some(what) = outcome {
+                            failed.lock().unwrap_or_else(|p| p.into_inner()).push(what);
+                        }
+                        count += 1;
+                    }
+                    count
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            threads,
+            failed,
+            retried,
+            started,
+        }
+    }
+
+    fn finish(self) -> LoadReport {
+        self.stop.store(true, Ordering::Relaxed);
+        let total = self
+            .threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or(0))
+            .sum();
+        let failed = self
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        LoadReport {
+            total,
+            retried: self.retried.load(Ordering::Relaxed),
+            failed,
+            took: self.started.elapsed(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_number_from_json() {
+        let body = r#"{"items":[{"id":1}],"page":1,"per_page":1,"total":17,"num_pages":17}"#;
+        assert_eq!(json_number(body, "total"), Some(17));
+        assert_eq!(json_number(body, "page"), Some(1));
+        assert_eq!(json_number(body, "missing"), None);
+        assert_eq!(json_number(r#"{"total": 3}"#, "total"), Some(3));
+    }
+}

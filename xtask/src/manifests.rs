@@ -1,0 +1,390 @@
+//! Checks of the deploy files that need neither a Docker engine nor a Kubernetes cluster:
+//! `docker-compose config` on deploy/compose.yaml, and the manifests in deploy/k8s read as
+//! YAML and held to what the app needs (probes on its health endpoints, a migration job, a
+//! Service that selects the web pods, and the ConfigMap and Secret they read).
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context, Result};
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::cmd;
+
+pub fn check(root: &Path, compose: &Path) -> Result<()> {
+    check_compose(root, compose)?;
+    let dir = root.join("deploy").join("k8s");
+    let docs = load_dir(&dir)?;
+    let problems = check_k8s(&docs);
+    println!(
+        "    {} Kubernetes objects in {} checked",
+        docs.len(),
+        dir.display()
+    );
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    bail!("{} problem(s) in the Kubernetes manifests", problems.len())
+}
+
+/// `docker-compose config` parses the file, interpolates it and checks it against the
+/// compose schema, all without an engine. The password is a placeholder: compose.yaml
+/// refuses to run without one.
+fn check_compose(root: &Path, compose: &Path) -> Result<()> {
+    let file = root.join("deploy").join("compose.yaml");
+    let out = cmd::output(
+        Command::new(compose)
+            .current_dir(root)
+            .arg("-f")
+            .arg(&file)
+            .args(["config", "--services"])
+            .env("POSTGRES_PASSWORD", "placeholder-for-config-check")
+            .env_remove("DOCKER_HOST"),
+    )
+    .with_context(|| format!("{} does not pass `docker-compose config`", file.display()))?;
+    let services: Vec<&str> = out.split_whitespace().collect();
+    for wanted in ["db", "prepare", "web", "nginx"] {
+        if !services.contains(&wanted) {
+            bail!(
+                "{}: no `{wanted}` service (has: {})",
+                file.display(),
+                services.join(", ")
+            );
+        }
+    }
+    println!(
+        "    {}: docker-compose config ok (services: {})",
+        file.display(),
+        services.join(", ")
+    );
+    Ok(())
+}
+
+/// One object from a manifest, with the file it came from for messages.
+pub struct Doc {
+    origin: String,
+    yaml: Yaml,
+}
+
+fn load_dir(dir: &Path) -> Result<Vec<Doc>> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("could not read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no manifests in {}", dir.display());
+    }
+    let mut docs = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file)
+            .with_context(|| format!("could not read {}", file.display()))?;
+        let origin = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        docs.extend(parse(&origin, &text)?);
+    }
+    Ok(docs)
+}
+
+/// Every non-empty YAML document of one file.
+fn parse(origin: &str, text: &str) -> Result<Vec<Doc>> {
+    let docs = YamlLoader::load_from_str(text).with_context(|| format!("{origin}: not YAML"))?;
+    Ok(docs
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .map(|yaml| Doc {
+            origin: origin.to_owned(),
+            yaml,
+        })
+        .collect())
+}
+
+fn text(y: &Yaml) -> Option<&str> {
+    y.as_str().filter(|s| !s.is_empty())
+}
+
+/// A `string: string` mapping such as labels or a selector.
+fn labels(y: &Yaml) -> BTreeMap<String, String> {
+    y.as_hash()
+        .map(|h| {
+            h.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_subset(small: &BTreeMap<String, String>, big: &BTreeMap<String, String>) -> bool {
+    small.iter().all(|(k, v)| big.get(k) == Some(v))
+}
+
+fn list(y: &Yaml) -> &[Yaml] {
+    y.as_vec().map_or(&[], Vec::as_slice)
+}
+
+/// The containers of a Deployment's or Job's pod template.
+fn containers(doc: &Yaml) -> &[Yaml] {
+    list(&doc["spec"]["template"]["spec"]["containers"])
+}
+
+/// What is wrong with the manifests, one line each; empty when they are fine.
+pub fn check_k8s(docs: &[Doc]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let kind_of = |d: &Doc| text(&d.yaml["kind"]).unwrap_or_default().to_owned();
+    let name_of = |d: &Doc| text(&d.yaml["metadata"]["name"]).unwrap_or("?").to_owned();
+    for d in docs {
+        for (field, value) in [
+            ("kind", &d.yaml["kind"]),
+            ("apiVersion", &d.yaml["apiVersion"]),
+            ("metadata.name", &d.yaml["metadata"]["name"]),
+        ] {
+            if text(value).is_none() {
+                problems.push(format!("{}: an object without {field}", d.origin));
+            }
+        }
+    }
+    let of_kind =
+        |kind: &str| -> Vec<&Doc> { docs.iter().filter(|d| kind_of(d) == kind).collect() };
+    let deployments = of_kind("Deployment");
+    let jobs = of_kind("Job");
+    let services = of_kind("Service");
+    let config_maps: Vec<String> = of_kind("ConfigMap").iter().map(|d| name_of(d)).collect();
+    let secrets: Vec<String> = of_kind("Secret").iter().map(|d| name_of(d)).collect();
+
+    if deployments.is_empty() {
+        problems.push("no Deployment".into());
+    }
+    for d in &deployments {
+        let at = format!("{}: Deployment {}", d.origin, name_of(d));
+        let pod_labels = labels(&d.yaml["spec"]["template"]["metadata"]["labels"]);
+        let selector = labels(&d.yaml["spec"]["selector"]["matchLabels"]);
+        if selector.is_empty() || !is_subset(&selector, &pod_labels) {
+            problems.push(format!(
+                "{at}: spec.selector.matchLabels must be non-empty and match the pod template's labels"
+            ));
+        }
+        let probe =
+            |c: &Yaml, which: &str, path: &str| text(&c[which]["httpGet"]["path"]) == Some(path);
+        if !containers(&d.yaml)
+            .iter()
+            .any(|c| probe(c, "readinessProbe", "/readyz"))
+        {
+            problems.push(format!(
+                "{at}: no container has a readinessProbe on /readyz"
+            ));
+        }
+        if !containers(&d.yaml)
+            .iter()
+            .any(|c| probe(c, "livenessProbe", "/healthz"))
+        {
+            problems.push(format!(
+                "{at}: no container has a livenessProbe on /healthz"
+            ));
+        }
+    }
+
+    let runs_migrate = |c: &Yaml| {
+        let words: Vec<&str> = list(&c["command"])
+            .iter()
+            .chain(list(&c["args"]))
+            .filter_map(Yaml::as_str)
+            .collect();
+        words.join(" ").contains("quotes migrate")
+    };
+    if !jobs
+        .iter()
+        .any(|j| containers(&j.yaml).iter().any(runs_migrate))
+    {
+        problems.push("no Job runs `quotes migrate`".into());
+    }
+
+    if services.is_empty() {
+        problems.push("no Service".into());
+    }
+    for s in &services {
+        let at = format!("{}: Service {}", s.origin, name_of(s));
+        let selector = labels(&s.yaml["spec"]["selector"]);
+        let selected: Vec<&&Doc> = deployments
+            .iter()
+            .filter(|d| {
+                !selector.is_empty()
+                    && is_subset(
+                        &selector,
+                        &labels(&d.yaml["spec"]["template"]["metadata"]["labels"]),
+                    )
+            })
+            .collect();
+        let Some(deployment) = selected.first() else {
+            problems.push(format!("{at}: its selector matches no Deployment's pods"));
+            continue;
+        };
+        let port_names: Vec<&str> = containers(&deployment.yaml)
+            .iter()
+            .flat_map(|c| list(&c["ports"]))
+            .filter_map(|p| text(&p["name"]))
+            .collect();
+        for port in list(&s.yaml["spec"]["ports"]) {
+            if let Some(name) = text(&port["targetPort"]) {
+                if !port_names.contains(&name) {
+                    problems.push(format!(
+                        "{at}: targetPort `{name}` is no container port of Deployment {}",
+                        name_of(deployment)
+                    ));
+                }
+            }
+        }
+    }
+
+    for d in deployments.iter().chain(&jobs) {
+        for c in containers(&d.yaml) {
+            for from in list(&c["envFrom"]) {
+                let refs = [
+                    ("ConfigMap", &from["configMapRef"]["name"], &config_maps),
+                    ("Secret", &from["secretRef"]["name"], &secrets),
+                ];
+                for (kind, name, known) in refs {
+                    if let Some(name) = text(name) {
+                        if !known.iter().any(|k| k == name) {
+                            problems.push(format!(
+                                "{}: {} {} reads {kind} {name}, which no manifest defines",
+                                d.origin,
+                                kind_of(d),
+                                name_of(d)
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {PORT: "8000"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db}
+stringData: {DATABASE_URL: "postgres://x"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: q}}
+  template:
+    metadata: {labels: {app: q, tier: web}}
+    spec:
+      containers:
+        - name: web
+          ports: [{name: http, containerPort: 8000}]
+          envFrom: [{configMapRef: {name: cfg}}, {secretRef: {name: db}}]
+          readinessProbe: {httpGet: {path: /readyz, port: http}}
+          livenessProbe: {httpGet: {path: /healthz, port: http}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec:
+  template:
+    spec:
+      containers:
+        - name: m
+          command: ["sh", "-c", "quotes migrate && quotes load-quotes f"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: q}
+  ports: [{port: 80, targetPort: http}]
+"#;
+
+    fn problems(text: &str) -> Vec<String> {
+        check_k8s(&parse("test.yaml", text).unwrap())
+    }
+
+    fn broken(from: &str, to: &str) -> Vec<String> {
+        assert!(GOOD.contains(from), "{from}");
+        problems(&GOOD.replacen(from, to, 1))
+    }
+
+    #[test]
+    fn good_manifests_pass() {
+        assert_eq!(problems(GOOD), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_rule_names_what_is_wrong() {
+        let check = |from: &str, to: &str, expected: &str| {
+            let found = broken(from, to);
+            assert!(
+                found.iter().any(|p| p.contains(expected)),
+                "replacing {from:?} by {to:?}: expected {expected:?} in {found:?}"
+            );
+        };
+        check(
+            "metadata: {name: migrate}",
+            "metadata: {}",
+            "an object without metadata.name",
+        );
+        check("kind: ConfigMap\n", "", "an object without kind");
+        check(
+            "path: /readyz",
+            "path: /healthz",
+            "readinessProbe on /readyz",
+        );
+        check(
+            "livenessProbe: {httpGet: {path: /healthz",
+            "livenessProbe: {httpGet: {path: /",
+            "livenessProbe on /healthz",
+        );
+        check(
+            "quotes migrate &&",
+            "quotes serve &&",
+            "no Job runs `quotes migrate`",
+        );
+        check(
+            "selector: {app: q}",
+            "selector: {app: other}",
+            "matches no Deployment's pods",
+        );
+        check("targetPort: http", "targetPort: web", "targetPort `web`");
+        check(
+            "matchLabels: {app: q}",
+            "matchLabels: {app: x}",
+            "matchLabels must be non-empty",
+        );
+        check(
+            "secretRef: {name: db}",
+            "secretRef: {name: nope}",
+            "reads Secret nope",
+        );
+    }
+
+    #[test]
+    fn the_project_manifests_pass() {
+        let dir = crate::project_root().join("deploy").join("k8s");
+        let docs = load_dir(&dir).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(check_k8s(&docs), Vec::<String>::new());
+    }
+}
