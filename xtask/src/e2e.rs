@@ -412,13 +412,7 @@ fn closed_before_answer(err: &std::io::Error) -> bool {
 
 /// A top-level number field of a small JSON object; xtask carries no JSON parser for this.
 fn json_number(body: &str, key: &str) -> Option<u64> {
-    let at = body.find(&format!("\"{key}\":"))? + key.len() + 3;
-    let digits: String = body[at..]
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
+    serde_json::from_str::<serde_json::Value>(body).ok()?.get(key)?.as_u64()
 }
 
 /// A few threads GETting pages through nginx until told to stop (or [`LOAD_LIMIT`]),
