@@ -410,7 +410,7 @@ fn closed_before_answer(err: &std::io::Error) -> bool {
     )
 }
 
-/// A top-level number field of a small JSON object; xtask carries no JSON parser for this.
+/// A top-level number field of a JSON object, e.g. `total` of `/api/quotes`.
 fn json_number(body: &str, key: &str) -> Option<u64> {
     serde_json::from_str::<serde_json::Value>(body).ok()?.get(key)?.as_u64()
 }
