@@ -76,13 +76,19 @@ pub fn deploy(root: &Path, dir: Option<&Path>, opts: &Options) -> Result<()> {
         return docker::deploy(&layout, opts);
     }
     let mut steps = Steps::new("deploy");
-    let (result, summary) = match deploy_steps(&layout, opts, &mut steps) {
+    let result = deploy_steps(&layout, opts, &mut steps);
+    finish(&layout, steps, result)
+}
+
+/// Closes the step table, then prints where the site is when every step passed.
+fn finish(layout: &Layout, steps: Steps, result: Result<Summary>) -> Result<()> {
+    let (result, summary) = match result {
         Ok(summary) => (Ok(()), Some(summary)),
         Err(err) => (Err(err), None),
     };
     steps.finish(result)?;
     if let Some(summary) = summary {
-        summary.print(&layout);
+        summary.print(layout);
     }
     Ok(())
 }
@@ -202,15 +208,8 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
 pub fn rollback(root: &Path, dir: Option<&Path>) -> Result<()> {
     let layout = Layout::new(root, dir);
     let mut steps = Steps::new("rollback");
-    let (result, summary) = match rollback_steps(&layout, &mut steps) {
-        Ok(summary) => (Ok(()), Some(summary)),
-        Err(err) => (Err(err), None),
-    };
-    steps.finish(result)?;
-    if let Some(summary) = summary {
-        summary.print(&layout);
-    }
-    Ok(())
+    let result = rollback_steps(&layout, &mut steps);
+    finish(&layout, steps, result)
 }
 
 fn rollback_steps(layout: &Layout, steps: &mut Steps) -> Result<Summary> {

@@ -412,7 +412,10 @@ fn closed_before_answer(err: &std::io::Error) -> bool {
 
 /// A top-level number field of a JSON object, e.g. `total` of `/api/quotes`.
 fn json_number(body: &str, key: &str) -> Option<u64> {
-    serde_json::from_str::<serde_json::Value>(body).ok()?.get(key)?.as_u64()
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()?
+        .get(key)?
+        .as_u64()
 }
 
 /// A few threads GETting pages through nginx until told to stop (or [`LOAD_LIMIT`]),
