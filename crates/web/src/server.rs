@@ -121,6 +121,7 @@ pub fn serve(
                     .add((header::REFERRER_POLICY, "same-origin"))
                     .add((header::CONTENT_SECURITY_POLICY, CSP)),
             )
+            .wrap(middleware::Compress::default())
             .wrap(middleware::from_fn(log_request))
             .configure(|cfg| {
                 for component in &state.components {
@@ -170,12 +171,13 @@ async fn log_request(
     // Everything logged while serving the request carries its id.
     let span = tracing::info_span!("request", request_id = %id);
     let result = next.call(req).instrument(span).await;
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    // A number (for log tools to sum and sort), rounded to 0.1 ms so lines stay short.
+    let latency_ms = (start.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
     let status = match &result {
         Ok(res) => res.status().as_u16(),
         Err(e) => e.as_response_error().status_code().as_u16(),
     };
-    tracing::info!(request_id = %id, %method, %path, status, latency_ms = format_args!("{latency_ms:.1}"), "request");
+    tracing::info!(request_id = %id, %method, %path, status, latency_ms, "request");
     result.map(|mut res| {
         if let Ok(value) = HeaderValue::from_str(&id) {
             res.headers_mut()

@@ -199,6 +199,22 @@ async fn stylesheet_and_favicon_are_served_from_the_binary() {
     );
 }
 
+async fn text_is_gzipped_for_clients_that_accept_it(b: Backend) {
+    let app = spawn_app(b, 3);
+    for path in ["/quotes", "/static/style.css", "/api/quotes"] {
+        let res = app
+            .client
+            .get(app.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["content-encoding"], "gzip", "{path}");
+    }
+    let plain = app.get("/quotes").await;
+    assert!(plain.headers().get("content-encoding").is_none());
+}
+
 async fn healthz_reports_version_and_commit(b: Backend) {
     let app = spawn_app(b, 0);
     let (status, body) = app.json("/healthz").await;
@@ -255,6 +271,7 @@ on_both_stores!(
     unknown_pages_get_the_styled_404,
     every_response_has_security_headers_and_a_request_id,
     healthz_reports_version_and_commit,
+    text_is_gzipped_for_clients_that_accept_it,
 );
 
 /// The original project's question: does a long page cost a query per quote?
