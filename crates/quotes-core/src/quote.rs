@@ -33,6 +33,15 @@ fn checked(
     max: usize,
     single_line: bool,
 ) -> Result<String, Invalid> {
+    // Line ends are stored as `\n` whatever the input used, so that a quote reads back the
+    // same from any file or form.
+    let normalised;
+    let raw = if raw.contains('\r') {
+        normalised = raw.replace("\r\n", "\n").replace('\r', "\n");
+        &normalised
+    } else {
+        raw
+    };
     let value = raw.trim();
     if value.is_empty() {
         return Err(Invalid::Empty { field });
@@ -265,6 +274,10 @@ mod tests {
         assert_eq!(
             QuoteText::parse("two\nlines").unwrap().as_str(),
             "two\nlines"
+        );
+        assert_eq!(
+            QuoteText::parse("crlf\r\nand\rcr").unwrap().as_str(),
+            "crlf\nand\ncr"
         );
     }
 

@@ -308,6 +308,7 @@ mod tests {
                 Some("a (b) c"),
             ),
             q("  indented first line\n   \n  — ", "B", None),
+            q("written on\r\nWindows", "C", None),
         ];
         let written = write(&quotes);
         assert_eq!(parse("f", &written).unwrap(), quotes, "written:\n{written}");

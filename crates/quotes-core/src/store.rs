@@ -21,11 +21,18 @@ pub enum StoreError {
     /// The backend cannot answer now; trying again later may work.
     #[error("store unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A fault that retrying will not mend, such as a stored row the domain refuses.
+    #[error("store fault")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl StoreError {
     pub fn unavailable(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         StoreError::Unavailable(e.into())
+    }
+
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Internal(e.into())
     }
 }
 

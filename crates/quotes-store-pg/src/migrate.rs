@@ -119,7 +119,10 @@ fn all_migrations() -> Vec<(String, String)> {
 pub fn wait_for_db(settings: &PgSettings, timeout: Duration) -> Result<(), PgError> {
     settings.check()?;
     let at = describe_url(&settings.url);
-    let deadline = Instant::now() + timeout;
+    // A timeout too large to add to now (a mistyped setting) means no deadline at all.
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(far_future);
     let mut backoff = Duration::from_millis(100);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -151,4 +154,9 @@ pub fn wait_for_db(settings: &PgSettings, timeout: Duration) -> Result<(), PgErr
         std::thread::sleep(backoff.min(remaining));
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }
+}
+
+/// A moment no wait reaches.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
 }

@@ -146,7 +146,7 @@ impl PgStore {
     fn to_quote(&self, row: QuoteRow) -> Result<Quote, StoreError> {
         Quote::try_from(row).map_err(|e| {
             tracing::error!(database = %self.at, error = %e, "unreadable row");
-            StoreError::unavailable(e)
+            StoreError::internal(e)
         })
     }
 }

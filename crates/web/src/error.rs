@@ -50,6 +50,9 @@ impl From<StoreError> for AppError {
             StoreError::Unavailable(source) => {
                 AppError::Unavailable(format!("{:#}", ErrorChain(&*source)))
             }
+            StoreError::Internal(source) => {
+                AppError::Internal(format!("{:#}", ErrorChain(&*source)))
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

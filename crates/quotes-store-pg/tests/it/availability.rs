@@ -114,8 +114,10 @@ fn wait_for_db_waits_for_migrations() {
     assert_eq!(
         err.to_string(),
         format!(
-            "database at {} not ready after 300ms: 1 migration pending: 2026-11-25-000000_create_quotes",
-            describe_url(db.url())
+            "database at {} not ready after 300ms: {} migrations pending: {}",
+            describe_url(db.url()),
+            crate::all_migrations().len(),
+            crate::all_migrations().join(", ")
         )
     );
     db.migrate().unwrap();

@@ -27,6 +27,19 @@ fn raw(url: &str) -> PgConnection {
     PgConnection::establish(url).expect("connect to the test database")
 }
 
+/// Every migration in the root `migrations/` folder, in the order they apply.
+fn all_migrations() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("the migrations folder")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("up.sql").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// A port on 127.0.0.1 that nothing listens on (it was free a moment ago).
 fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");

@@ -7,9 +7,8 @@ use diesel::connection::SimpleConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use quotes_store_pg::testing::TestDatabase;
 
+use crate::all_migrations;
 use crate::raw;
-
-const ALL: [&str; 1] = ["2026-11-25-000000_create_quotes"];
 
 #[test]
 fn concurrent_migrate_applies_each_migration_once() {
@@ -29,7 +28,8 @@ fn concurrent_migrate_applies_each_migration_once() {
     let mut applied: Vec<String> = results.into_iter().flat_map(|r| r.unwrap()).collect();
     applied.sort();
     assert_eq!(
-        applied, ALL,
+        applied,
+        all_migrations(),
         "each migration applied by exactly one of the four callers"
     );
     assert!(db.pending_migrations().unwrap().is_empty());
@@ -38,8 +38,8 @@ fn concurrent_migrate_applies_each_migration_once() {
 #[test]
 fn pending_until_migrated_then_current() {
     let db = TestDatabase::empty();
-    assert_eq!(db.pending_migrations().unwrap(), ALL);
-    assert_eq!(db.migrate().unwrap(), ALL);
+    assert_eq!(db.pending_migrations().unwrap(), all_migrations());
+    assert_eq!(db.migrate().unwrap(), all_migrations());
     assert!(db.pending_migrations().unwrap().is_empty());
     assert!(
         db.migrate().unwrap().is_empty(),
@@ -63,10 +63,10 @@ fn migrations_revert_and_apply_again() {
     let db = TestDatabase::new();
     let mut conn = raw(db.url());
     let reverted = conn.revert_all_migrations(MIGRATIONS).unwrap();
-    assert_eq!(reverted.len(), ALL.len());
+    assert_eq!(reverted.len(), all_migrations().len());
     conn.batch_execute("SELECT 'quotes'::regclass")
         .expect_err("down.sql left the table");
     drop(conn);
-    assert_eq!(db.pending_migrations().unwrap(), ALL);
-    assert_eq!(db.migrate().unwrap(), ALL);
+    assert_eq!(db.pending_migrations().unwrap(), all_migrations());
+    assert_eq!(db.migrate().unwrap(), all_migrations());
 }

@@ -66,7 +66,7 @@ async fn errors_are_json_with_a_message(b: Backend) {
 
 #[actix_web::test]
 async fn outage_is_503_json_without_internals() {
-    let app = spawn_on(Arc::new(DownStore));
+    let app = spawn_on(Arc::new(FailingStore(down)));
     let res = app.get("/api/quotes").await;
     assert_eq!(res.status(), 503);
     assert_eq!(res.headers()["retry-after"], "5");

@@ -144,37 +144,43 @@ pub fn with_component(c: impl Component) -> Box<dyn FnOnce(Site) -> Site> {
     Box::new(move |site| site.with(c))
 }
 
-/// A store whose backend is down: every call is `Unavailable`.
-pub struct DownStore;
+/// A store whose every call fails with the error its function makes.
+pub struct FailingStore(pub fn() -> StoreError);
 
-fn down() -> StoreError {
+/// The backend is down: try again later.
+pub fn down() -> StoreError {
     StoreError::unavailable("connection refused (password=hunter2)")
 }
 
-impl QuoteStore for DownStore {
+/// A fault retrying will not mend, such as a row the domain refuses.
+pub fn fault() -> StoreError {
+    StoreError::internal("row 7: source has unbalanced parentheses (password=hunter2)")
+}
+
+impl QuoteStore for FailingStore {
     fn get(&self, _: QuoteId) -> Result<Quote, StoreError> {
-        Err(down())
+        Err((self.0)())
     }
     fn list(&self, _: PageRequest) -> Result<Page<Quote>, StoreError> {
-        Err(down())
+        Err((self.0)())
     }
     fn count(&self) -> Result<u64, StoreError> {
-        Err(down())
+        Err((self.0)())
     }
     fn insert(&self, _: NewQuote) -> Result<Quote, StoreError> {
-        Err(down())
+        Err((self.0)())
     }
     fn update(&self, _: QuoteId, _: NewQuote) -> Result<Quote, StoreError> {
-        Err(down())
+        Err((self.0)())
     }
     fn delete(&self, _: QuoteId) -> Result<(), StoreError> {
-        Err(down())
+        Err((self.0)())
     }
     fn pick(&self, _: u64) -> Result<Option<Quote>, StoreError> {
-        Err(down())
+        Err((self.0)())
     }
     fn get_or_create_all(&self, _: &[NewQuote]) -> Result<quotes_core::LoadReport, StoreError> {
-        Err(down())
+        Err((self.0)())
     }
 }
 

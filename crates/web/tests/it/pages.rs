@@ -188,7 +188,7 @@ async fn every_response_has_security_headers_and_a_request_id(b: Backend) {
 
 #[actix_web::test]
 async fn stylesheet_and_favicon_are_served_from_the_binary() {
-    let app = spawn_on(Arc::new(DownStore));
+    let app = spawn_on(Arc::new(FailingStore(down)));
     let res = app.get("/static/style.css").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
@@ -231,7 +231,7 @@ async fn readyz_follows_the_store() {
     let (status, body) = ok.json("/readyz").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
 
-    let down = spawn_on(Arc::new(DownStore));
+    let down = spawn_on(Arc::new(FailingStore(down)));
     let res = down.get("/readyz").await;
     assert_eq!(res.status(), 503);
     assert_eq!(res.headers()["retry-after"], "5");
@@ -244,7 +244,7 @@ async fn readyz_follows_the_store() {
 
 #[actix_web::test]
 async fn a_store_outage_is_a_503_and_pages_without_the_store_still_work() {
-    let app = spawn_on(Arc::new(DownStore));
+    let app = spawn_on(Arc::new(FailingStore(down)));
     for path in ["/", "/quotes", "/quotes/1"] {
         let res = app.get(path).await;
         assert_eq!(res.status(), 503, "{path}");
@@ -300,4 +300,27 @@ async fn a_thousand_quotes_render_in_a_constant_number_of_queries() {
         costs[1] <= 4,
         "a page and a featured quote, each with its checkout ping: {costs:?}"
     );
+}
+
+#[actix_web::test]
+async fn a_store_fault_is_a_500_with_a_request_id_and_no_internals() {
+    let app = spawn_on(Arc::new(FailingStore(fault)));
+    for path in ["/", "/quotes", "/quotes/7"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 500, "{path}");
+        assert!(
+            res.headers().get("retry-after").is_none(),
+            "{path}: not a passing outage"
+        );
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains(&format!("Request id: <code>{id}</code>")),
+            "{path}: {html}"
+        );
+        assert!(
+            !html.contains("hunter2") && !html.contains("unbalanced"),
+            "{path}: {html}"
+        );
+    }
 }
