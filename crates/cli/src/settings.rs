@@ -85,7 +85,12 @@ pub type Vars = HashMap<String, String>;
 impl Settings {
     /// Reads settings from the process environment.
     pub fn load() -> anyhow::Result<Self> {
-        Self::from_vars(std::env::vars().collect())
+        // Variables that are not UTF-8 cannot be ours (every name and value we read is
+        // text), so they are skipped rather than allowed to stop the program.
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Self::from_vars(vars)
     }
 
     /// Reads settings with `vars` standing in for the environment. Empty values count as unset.

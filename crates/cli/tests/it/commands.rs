@@ -73,3 +73,18 @@ fn wait_for_db_refuses_a_bad_timeout() {
         r.stderr
     );
 }
+
+#[test]
+fn an_unrelated_variable_that_is_not_utf8_is_ignored() {
+    use std::os::unix::ffi::OsStrExt;
+    let mut cmd = quotes(&[]);
+    cmd.env("UNRELATED", std::ffi::OsStr::from_bytes(b"\xff"))
+        .args(["load-quotes", "no/such.txt"]);
+    let r = run(&mut cmd);
+    // Past the settings, to the command's own one-line error: no panic.
+    assert_eq!(r.code, Some(1));
+    assert_eq!(
+        r.stderr,
+        "error: reading no/such.txt: No such file or directory (os error 2)\n"
+    );
+}
