@@ -74,16 +74,14 @@ pub(crate) fn with_connect_timeout(url: &str, seconds: u64) -> String {
         return url.to_owned();
     }
     if is_url_form(url) {
-        let (base, fragment) = url
-            .split_once('#')
-            .map_or((url, None), |(b, f)| (b, Some(f)));
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let mut out = format!("{base}{sep}connect_timeout={seconds}");
-        if let Some(fragment) = fragment {
-            out.push('#');
-            out.push_str(fragment);
-        }
-        out
+        let scheme_end = url.find("://").map_or(0, |i| i + 3);
+        let authority_end = scheme_end + authority_len(&url[scheme_end..]);
+        let sep = if url[authority_end..].contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!("{url}{sep}connect_timeout={seconds}")
     } else {
         format!("{} connect_timeout={seconds}", url.trim_end())
     }
@@ -97,7 +95,7 @@ pub(crate) fn with_database(url: &str, name: &str) -> String {
     }
     let scheme_end = url.find("://").map_or(0, |i| i + 3);
     let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority_end = authority_len(rest);
     let after_authority = &rest[authority_end..];
     let query = after_authority
         .find('?')
@@ -107,6 +105,15 @@ pub(crate) fn with_database(url: &str, name: &str) -> String {
         &url[..scheme_end],
         &rest[..authority_end]
     )
+}
+
+/// How long the authority (user info and hosts) is at the start of what follows `scheme://`.
+/// libpq reads user info up to an `@` before the first `/` and knows no fragments, so a `?`
+/// or `#` inside a password is text, not the start of a query.
+fn authority_len(rest: &str) -> usize {
+    let slash = rest.find('/').unwrap_or(rest.len());
+    let hosts = rest[..slash].rfind('@').map_or(0, |at| at + 1);
+    hosts + rest[hosts..].find(['/', '?']).unwrap_or(rest.len() - hosts)
 }
 
 fn is_url_form(url: &str) -> bool {
@@ -128,8 +135,7 @@ fn parse(url: &str) -> Option<Target> {
 
 fn parse_url_form(url: &str) -> Option<Target> {
     let rest = &url[url.find("://")? + 3..];
-    let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority_end = authority_len(rest);
     let authority = &rest[..authority_end];
     let query = rest[authority_end..].split_once('?').map_or("", |(_, q)| q);
 
@@ -334,6 +340,32 @@ mod tests {
         check("postgres://h", "postgres://h/t1");
         check("postgres://h?x=1", "postgres://h/t1?x=1");
         check("host=h dbname=postgres", "host=h dbname=postgres dbname=t1");
+    }
+
+    #[test]
+    fn hash_and_question_mark_in_a_password_are_text() {
+        // libpq reads user info up to an '@' before the first '/', and knows no fragments.
+        let url = "postgres://u:s3cr#et@127.0.0.1:1/x";
+        check_describe(url, "127.0.0.1:1");
+        assert_eq!(
+            with_connect_timeout(url, 3),
+            "postgres://u:s3cr#et@127.0.0.1:1/x?connect_timeout=3"
+        );
+        assert!(!redact(url, "auth failed: s3cr#et").contains("s3cr"));
+        let url = "postgres://u:p?ss@db:5432/q";
+        check_describe(url, "db:5432");
+        assert_eq!(
+            with_connect_timeout(url, 3),
+            "postgres://u:p?ss@db:5432/q?connect_timeout=3"
+        );
+        assert_eq!(
+            with_database(url, "other"),
+            "postgres://u:p?ss@db:5432/other"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://u:p?ss@db/q?sslmode=require", 3),
+            "postgres://u:p?ss@db/q?sslmode=require&connect_timeout=3"
+        );
     }
 
     #[test]
