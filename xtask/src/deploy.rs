@@ -134,7 +134,7 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
             Store::External => {
                 println!(
                     "    using DATABASE_URL from the environment: {}",
-                    postgres::without_password(url.as_deref().unwrap_or_default())
+                    postgres::public_address(url.as_deref().unwrap_or_default())
                 );
                 url.clone()
             }

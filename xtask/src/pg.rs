@@ -13,7 +13,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::{cmd, steps::print_tail, sys};
 
@@ -229,6 +229,15 @@ impl Cluster {
     }
 
     pub(crate) fn start(&mut self) -> Result<()> {
+        // pg_ctl hands `-o` to a shell, where the single-quoted socket path is literal text
+        // unless it holds a quote itself; such a path is refused rather than run.
+        let socket_dir = self.socket_dir();
+        if socket_dir.to_string_lossy().contains('\'') {
+            bail!(
+                "{} holds a single quote, which pg_ctl would pass to a shell: choose a deploy directory without one (--dir)",
+                socket_dir.display()
+            );
+        }
         // The socket path is quoted: pg_ctl hands `-o` to a shell. Only the owner may use
         // the socket: peer authentication checks who connects, the mode who may try.
         let speed = if self.durable {

@@ -96,7 +96,7 @@ pub fn status(root: &Path, dir: Option<&Path>) -> Result<()> {
         }
         Store::External => println!(
             "database:   {}",
-            postgres::without_password(env.get("DATABASE_URL").unwrap_or("?"))
+            postgres::public_address(env.get("DATABASE_URL").unwrap_or("?"))
         ),
         Store::Memory => {}
     }

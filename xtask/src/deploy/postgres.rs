@@ -244,7 +244,14 @@ fn ensure_role(cluster: &Cluster, superuser: &str, password: &str) -> Result<()>
 /// needs no quoting in a URL or in SQL.
 pub fn password(path: &Path) -> Result<String> {
     match fs::read_to_string(path) {
-        Ok(text) if is_password(text.trim()) => return Ok(text.trim().to_owned()),
+        Ok(text) if is_password(text.trim()) => {
+            // Whatever happened to the files since, only their owner may read them again.
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+            if let Some(dir) = path.parent() {
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+            }
+            return Ok(text.trim().to_owned());
+        }
         Ok(_) => println!(
             "    {} holds no usable password; making a new one",
             path.display()
@@ -275,19 +282,28 @@ pub fn wait_accepting(url: &str, timeout: Duration) -> Result<()> {
     let pg_isready = Bins::find()
         .and_then(|b| b.client("pg_isready"))
         .or_else(|| cmd::which("pg_isready"));
-    let public = without_password(url);
+    let public = public_address(url);
+    // Only host and port reach pg_isready's command line, where `ps` would show them; a URL
+    // we cannot read is left to `quotes wait-for-db`, which waits (bounded) itself.
+    let Some((host, port)) = host_port(url) else {
+        return Ok(());
+    };
     let started = Instant::now();
     loop {
         let last = match &pg_isready {
-            Some(program) => cmd::output(Command::new(program).args(["-t", "3", "-d", &public]))
+            Some(program) => cmd::output(Command::new(program).args([
+                "-t",
+                "3",
+                "-h",
+                &host,
+                "-p",
+                &port.to_string(),
+            ]))
+            .map(drop)
+            .map_err(|e| format!("{e:#}")),
+            None => std::net::TcpStream::connect((host.as_str(), port))
                 .map(drop)
-                .map_err(|e| format!("{e:#}")),
-            None => match host_port(url) {
-                Some((host, port)) => std::net::TcpStream::connect((host.as_str(), port))
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-                None => return Ok(()),
-            },
+                .map_err(|e| e.to_string()),
         };
         match last {
             Ok(()) => {
@@ -305,27 +321,23 @@ pub fn wait_accepting(url: &str, timeout: Duration) -> Result<()> {
     }
 }
 
-/// The URL without its password, fit to print and to pass as an argument.
-pub fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}@{host}{tail}")
-        }
-        None => url.to_owned(),
-    }
+/// Where `url` points, as `host:port`, fit to print: never its user or password, whatever
+/// form the URL has (a key=value string is not read, only called "the given database").
+pub fn public_address(url: &str) -> String {
+    host_port(url).map_or_else(
+        || "the given database".to_owned(),
+        |(h, p)| format!("{h}:{p}"),
+    )
 }
 
 /// Host and port of a `postgres://` URL (5432 when unsaid).
 fn host_port(url: &str) -> Option<(String, u16)> {
     let rest = url.split_once("://")?.1;
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // libpq reads user info up to an '@' before the first '/': a '?' or '#' in a password
+    // is text, so the host starts after that '@'.
+    let slash = rest.find('/').unwrap_or(rest.len());
+    let rest = rest[..slash].rfind('@').map_or(rest, |at| &rest[at + 1..]);
+    let hostport = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
     if hostport.is_empty() {
         return None;
     }
@@ -355,19 +367,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_kept_password_file_is_made_private_again() {
+        let dir = std::env::temp_dir().join(format!("quotes-pw-test-{}", std::process::id()));
+        let file = dir.join("password");
+        let made = password(&file).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(password(&file).unwrap(), made, "the same password is kept");
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&file), mode(&dir)), (0o600, 0o700));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn passwords_never_show() {
-        let check = |url: &str, expected: &str| assert_eq!(without_password(url), expected);
+        let check = |url: &str, expected: &str| assert_eq!(public_address(url), expected);
         check(
             "postgres://quotes:s3cret@127.0.0.1:5433/quotes",
-            "postgres://quotes@127.0.0.1:5433/quotes",
+            "127.0.0.1:5433",
         );
-        check(
-            "postgres://u:p@h/db?sslmode=require",
-            "postgres://u@h/db?sslmode=require",
-        );
-        check("postgres://h:5432/db", "postgres://h:5432/db");
-        check("postgresql://u:p:x@h", "postgresql://u@h");
-        check("not a url", "not a url");
+        check("postgres://u:p@h/db?sslmode=require&password=x", "h:5432");
+        check("postgres://u:s3cr#et@h:1/db", "h:1");
+        check("postgres://u:p?ss@h:2/db", "h:2");
+        check("postgresql://u:p:x@h", "h:5432");
+        check("host=db user=quotes password=s3cret", "the given database");
     }
 
     #[test]
