@@ -111,7 +111,7 @@ pub fn cmd_wait_for_db(settings: &Settings, timeout: Duration) -> anyhow::Result
     Ok(())
 }
 
-/// Runs the server until SIGTERM or SIGINT, after which in-flight requests drain.
+/// Runs the server until a signal: after SIGTERM in-flight requests drain; Ctrl-C stops at once.
 pub async fn cmd_serve(settings: Settings, load: Vec<PathBuf>) -> anyhow::Result<()> {
     let batch = read_quotes_files(&load)?;
     let open = {

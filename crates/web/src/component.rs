@@ -1,6 +1,7 @@
 //! The component seam: what a feature crate implements to plug into the site.
 
-use actix_web::web::ServiceConfig;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{FromRequest, Handler, Resource, Responder};
 
 /// A link in the site's navigation bar.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -47,4 +48,17 @@ pub trait Component: Send + Sync + 'static {
     fn check_ready(&self) -> Result<(), String> {
         Ok(())
     }
+}
+
+/// A resource that answers GET and HEAD with `handler`, as Django's views do; any other
+/// method gets 405 (with `Allow`) rather than falling through to "not found".
+pub fn get_or_head<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
 }

@@ -10,7 +10,7 @@ pub mod quotes;
 mod server;
 mod templates;
 
-pub use component::{Component, NavLink};
+pub use component::{get_or_head, Component, NavLink};
 pub use error::AppError;
 pub use server::{serve, BuildInfo, ServerOptions, Site};
 pub use templates::Templates;

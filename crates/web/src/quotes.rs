@@ -7,7 +7,7 @@ use chrono::{Datelike, Utc};
 use quotes_core::{Page, PageRequest, Quote, QuoteId, QuoteStore, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::{AppError, Component, NavLink, Templates};
+use crate::{get_or_head, AppError, Component, NavLink, Templates};
 
 /// Serves `/` (Hello, World! and a highlighted quote), `/quotes`, `/quotes/{id}` and
 /// `/api/quotes…` from any [`QuoteStore`].
@@ -51,12 +51,12 @@ impl Component for QuotesComponent {
 
     fn routes(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(web::Data::new(Store(self.store.clone())))
-            .route("/", web::get().to(home))
-            .route("/quotes", web::get().to(list))
-            .route("/quotes/{id}", web::get().to(detail))
-            .route("/api/quotes", web::get().to(api_list))
-            .route("/api/quotes/random", web::get().to(api_random))
-            .route("/api/quotes/{id}", web::get().to(api_get));
+            .service(get_or_head("/", home))
+            .service(get_or_head("/quotes", list))
+            .service(get_or_head("/quotes/{id}", detail))
+            .service(get_or_head("/api/quotes", api_list))
+            .service(get_or_head("/api/quotes/random", api_random))
+            .service(get_or_head("/api/quotes/{id}", api_get));
     }
 
     fn check_ready(&self) -> Result<(), String> {

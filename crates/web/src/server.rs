@@ -14,7 +14,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::error::{PublicMessage, RETRY_AFTER_SECS};
-use crate::{AppError, Component, NavLink, Templates};
+use crate::{get_or_head, AppError, Component, NavLink, Templates};
 
 /// What the binary was built from, shown by `/healthz` and in the footer.
 #[derive(Debug, Clone)]
@@ -84,7 +84,8 @@ const CSP: &str = "default-src 'self'; img-src 'self'; style-src 'self'; script-
                    frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// Starts serving `site` on `listener`. Await the returned server; it stops gracefully on
-/// SIGTERM or SIGINT, letting in-flight requests finish within `shutdown_timeout`.
+/// SIGTERM, letting in-flight requests finish within `shutdown_timeout`; SIGINT (Ctrl-C)
+/// and SIGQUIT stop it at once, as actix-server does.
 pub fn serve(
     listener: TcpListener,
     site: Site,
@@ -128,12 +129,12 @@ pub fn serve(
                     component.routes(cfg);
                 }
             })
-            .route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(readyz))
-            .route("/static/style.css", web::get().to(stylesheet))
-            .route("/static/favicon.svg", web::get().to(favicon))
-            .route("/favicon.ico", web::get().to(favicon))
-            .route("/", web::get().to(index))
+            .service(get_or_head("/healthz", healthz))
+            .service(get_or_head("/readyz", readyz))
+            .service(get_or_head("/static/style.css", stylesheet))
+            .service(get_or_head("/static/favicon.svg", favicon))
+            .service(get_or_head("/favicon.ico", favicon))
+            .service(get_or_head("/", index))
             .default_service(web::to(not_found))
     })
     .listen(listener)?

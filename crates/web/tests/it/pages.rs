@@ -324,3 +324,45 @@ async fn a_store_fault_is_a_500_with_a_request_id_and_no_internals() {
         );
     }
 }
+
+#[actix_web::test]
+async fn head_is_answered_like_get_and_other_methods_get_405() {
+    let app = spawn_app(Backend::Memory, 2);
+    for path in [
+        "/",
+        "/quotes",
+        "/quotes/1",
+        "/api/quotes",
+        "/healthz",
+        "/readyz",
+        "/static/style.css",
+    ] {
+        let res = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "HEAD {path}");
+    }
+    let res = app.client.post(app.url("/quotes")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("This address does not accept that method."));
+    assert_eq!(
+        app.client
+            .delete(app.url("/api/quotes/1"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
+    assert_eq!(
+        app.client
+            .head(app.url("/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
