@@ -149,13 +149,34 @@ fn serve_on_postgres_serves_what_load_quotes_loaded() {
     assert_eq!(code, Some(0));
 }
 
+/// Asks the test database `sql` through psql, for a single value.
+fn psql_value(db: &TestDatabase, sql: &str) -> String {
+    let psql = xtask::pg::Bins::find()
+        .expect("PostgreSQL programs")
+        .tool("psql");
+    let out = std::process::Command::new(psql)
+        .args([db.url(), "-tA", "-c", sql])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Polls (bounded) until `sql` answers `want`.
+fn wait_for_value(db: &TestDatabase, sql: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while psql_value(db, sql) != want {
+        assert!(Instant::now() < deadline, "never saw {want:?} from: {sql}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn sigterm_lets_an_in_flight_request_finish() {
     let db = TestDatabase::new();
     run(quotes(&pg_env(&db)).args(["load-quotes", "fixtures/quotes.txt"]));
     let server = Server::start(&pg_env(&db), &[]);
-    // Another session holds the table for two seconds, so the next request is provably
-    // still in flight when the server is told to stop.
+    // Another session holds the table, so the next request is provably still in flight
+    // when the server is told to stop: each step is observed in the database, not timed.
     let psql = xtask::pg::Bins::find()
         .expect("PostgreSQL programs")
         .tool("psql");
@@ -164,25 +185,28 @@ fn sigterm_lets_an_in_flight_request_finish() {
             db.url(),
             "-q",
             "-c",
-            "BEGIN; LOCK TABLE quotes; SELECT pg_sleep(2); COMMIT;",
+            "BEGIN; LOCK TABLE quotes; SELECT pg_sleep(3); COMMIT;",
         ])
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let url = format!("{}/api/quotes", server.base);
-    let request = std::thread::spawn(move || {
-        let start = Instant::now();
-        let res = reqwest::blocking::get(url).map(|r| r.status().as_u16());
-        (res, start.elapsed())
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    let (code, _) = server.terminate();
-    let (status, took) = request.join().unwrap();
-    assert!(locker.wait().unwrap().success());
-    assert_eq!(status.expect("the in-flight request got an answer"), 200);
-    assert!(
-        took > Duration::from_millis(1000),
-        "it really waited for the lock: {took:?}"
+    wait_for_value(
+        &db,
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+         WHERE c.relname = 'quotes' AND l.mode = 'AccessExclusiveLock' AND l.granted",
+        "1",
     );
+    let url = format!("{}/api/quotes", server.base);
+    let request =
+        std::thread::spawn(move || reqwest::blocking::get(url).map(|r| r.status().as_u16()));
+    wait_for_value(
+        &db,
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        "1",
+    );
+    let (code, _) = server.terminate();
+    assert!(locker.wait().unwrap().success());
+    let status = request.join().unwrap();
+    assert_eq!(status.expect("the in-flight request got an answer"), 200);
     assert_eq!(code, Some(0));
 }
