@@ -221,18 +221,25 @@ mod tests {
         assert_eq!(parent_pid("garbage"), None);
     }
 
-    #[test]
-    fn knows_its_own_children_by_name_and_arguments() {
-        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
-        let pid = child.id();
+    /// Waits until a spawned `sleep` runs as itself: between fork and exec the child still
+    /// carries the test binary's name.
+    fn wait_for_exec(pid: u32) {
         let started = Instant::now();
-        while comm(pid).as_deref() != Some("sleep") {
+        while comm(pid).as_deref() != Some("sleep") || program_name(pid).as_deref() != Some("sleep")
+        {
             assert!(
                 started.elapsed() < Duration::from_secs(5),
                 "sleep never started"
             );
             thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn knows_its_own_children_by_name_and_arguments() {
+        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+        let pid = child.id();
+        wait_for_exec(pid);
         assert!(children(std::process::id()).contains(&pid));
         assert!(find_ours("sleep", Path::new("60")).contains(&pid));
         assert!(is_ours(pid, "sleep", Path::new("60")));
@@ -267,15 +274,7 @@ mod tests {
     fn terminate_stops_a_process_that_listens_to_sigterm() {
         let mut child = Command::new("sleep").arg("60").spawn().unwrap();
         let pid = child.id();
-        // Between fork and exec the child still carries the test binary's name.
-        let started = Instant::now();
-        while program_name(pid).as_deref() != Some("sleep") {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "sleep never started"
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_exec(pid);
         let stopped = terminate(pid, Duration::from_secs(5)).unwrap();
         assert_eq!(stopped, Stopped::Gracefully);
         child.wait().unwrap();

@@ -82,6 +82,7 @@ impl OpenStore {
         if self.pg.is_some() {
             quotes_store_pg::wait_for_db(&pg_settings(settings), timeout)?;
         }
+        // A build without PostgreSQL has nothing to wait for and no use for these.
         let _ = (settings, timeout);
         Ok(())
     }

@@ -157,12 +157,8 @@ impl Pager {
     }
 }
 
-/// Fetches a page, refusing pages past the end as Django's paginator does.
-async fn fetch_page(
-    store: &web::Data<Store>,
-    request: PageRequest,
-) -> Result<Page<Quote>, AppError> {
-    let page = blocking(store, move |s| s.list(request)).await?;
+/// Refuses a page past the end, as Django's paginator does.
+fn in_range(page: Page<Quote>) -> Result<Page<Quote>, AppError> {
     if page.is_out_of_range() {
         return Err(AppError::not_found(format!(
             "Page {} does not exist; the last page is {}.",
@@ -180,9 +176,10 @@ async fn list(
     t: web::Data<Templates>,
 ) -> Result<HttpResponse, AppError> {
     let request = query.parse()?;
-    let page = fetch_page(&store, request).await?;
     let seed = day_seed();
-    let featured = blocking(&store, move |s| s.pick(seed)).await?;
+    // One trip to the blocking pool for both store calls.
+    let (page, featured) = blocking(&store, move |s| Ok((s.list(request)?, s.pick(seed)?))).await?;
+    let page = in_range(page)?;
     let mut ctx = t.context(req.path());
     ctx.insert("pager", &Pager::new(&page, "/quotes"));
     ctx.insert("quotes", &page.items);
@@ -220,7 +217,8 @@ async fn api_list(
     query: web::Query<PageQuery>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, AppError> {
-    let page = fetch_page(&store, query.parse()?).await?;
+    let request = query.parse()?;
+    let page = in_range(blocking(&store, move |s| s.list(request)).await?)?;
     let num_pages = page.num_pages();
     Ok(HttpResponse::Ok().json(ApiPage {
         items: page.items,

@@ -73,7 +73,7 @@ impl Layout {
     }
 
     pub fn postgres_port_file(&self) -> PathBuf {
-        self.base.join("run").join("postgres.port")
+        self.run_dir().join("postgres.port")
     }
 
     pub fn postgres_password_file(&self) -> PathBuf {
