@@ -2,5 +2,5 @@
 //! compile time, and cargo would not otherwise notice a newly added migration.
 
 fn main() {
-    println!("cargo:rerun-if-changed=../../migrations");
+    println!("cargo:rerun-if-changed=migrations");
 }

@@ -1,96 +1,145 @@
-//! The management commands (Django's `manage.py` commands) and `serve`.
+//! The site's own commands (`serve`, `migrate`, `wait-for-db`) and the dispatch of the
+//! components' commands (Django's `manage.py` commands).
 
-use std::io::Write;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
-use quotes_core::{quotes_file, NewQuote, PageRequest, QuoteStore, MAX_PER_PAGE};
-use web::quotes::QuotesComponent;
-use web::{ServerOptions, Site};
+use anyhow::{bail, Context};
+use web::clap::ArgMatches;
+use web::{CommandContext, Component, ServerOptions, Site};
 
 use crate::settings::Settings;
-use crate::stores::{self, OpenStore};
+use crate::stores::{self, OpenBackend};
 
-/// Reads and parses a quotes file; the error names `file:line`.
-pub fn read_quotes_file(path: &Path) -> anyhow::Result<Vec<NewQuote>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(quotes_file::parse_bytes(
-        &path.display().to_string(),
-        &bytes,
-    )?)
-}
+/// The commands the binary has whatever its components.
+pub const SITE_COMMANDS: [&str; 4] = ["serve", "migrate", "wait-for-db", "help"];
 
-/// Parses every file; the caller loads them in one batch, so a bad file loads nothing.
-pub fn read_quotes_files(paths: &[PathBuf]) -> anyhow::Result<Vec<NewQuote>> {
-    let mut batch = Vec::new();
-    for path in paths {
-        batch.extend(read_quotes_file(path)?);
-    }
-    Ok(batch)
-}
-
-/// Every quote in the store, in id order.
-pub fn all_quotes(store: &dyn QuoteStore) -> anyhow::Result<Vec<NewQuote>> {
-    let mut quotes = Vec::new();
-    for n in 1.. {
-        let page = store.list(PageRequest::new(n, MAX_PER_PAGE)?)?;
-        quotes.extend(page.items.iter().map(|q| q.content()));
-        if !page.has_next() {
-            break;
+/// Checks that no two components (or a component and the site) add one command, so that
+/// clap never sees a duplicate.
+pub fn check_commands(installed: &[Box<dyn Component>]) -> anyhow::Result<()> {
+    let mut owners: Vec<(String, &str)> = SITE_COMMANDS
+        .iter()
+        .map(|c| ((*c).to_owned(), "the site"))
+        .collect();
+    for component in installed {
+        for command in component.commands() {
+            let name = command.get_name().to_owned();
+            if let Some((_, owner)) = owners.iter().find(|(n, _)| *n == name) {
+                bail!(
+                    "{owner} and the {} component both add the command {name}",
+                    component.name()
+                );
+            }
+            owners.push((name, component.name()));
         }
-    }
-    Ok(quotes)
-}
-
-fn open_ready(settings: &Settings) -> anyhow::Result<OpenStore> {
-    let open = stores::open(settings)?;
-    open.wait_until_ready(settings, settings.database.wait_timeout())?;
-    Ok(open)
-}
-
-pub fn cmd_load_quotes(settings: &Settings, files: &[PathBuf]) -> anyhow::Result<()> {
-    // Parse before touching the store: a bad file must fail fast and write nothing.
-    let batch = read_quotes_files(files)?;
-    let open = open_ready(settings)?;
-    let report = open
-        .store
-        .get_or_create_all(&batch)
-        .context("loading quotes")?;
-    println!("{} added, {} already there", report.added, report.existing);
-    if !open.is_persistent() {
-        eprintln!("note: the memory store forgets these when this command exits; use `quotes serve --load-quotes FILE`");
     }
     Ok(())
 }
 
-pub fn cmd_export_quotes(settings: &Settings, file: Option<&Path>) -> anyhow::Result<()> {
-    let open = open_ready(settings)?;
-    let quotes = all_quotes(&*open.store)?;
-    let text = quotes_file::write(&quotes);
-    match file {
-        Some(path) => {
-            // Write beside the target and rename, so a failed export never leaves half a file.
-            let tmp = path.with_extension("tmp-export");
-            std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("exported {} quotes to {}", quotes.len(), path.display());
-        }
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .context("writing to stdout")?,
-    }
-    Ok(())
+/// The component that adds the command `name`, if any.
+pub fn owner_of<'a>(installed: &'a [Box<dyn Component>], name: &str) -> Option<&'a dyn Component> {
+    installed
+        .iter()
+        .find(|c| c.commands().iter().any(|cmd| cmd.get_name() == name))
+        .map(|c| &**c)
 }
 
-pub fn cmd_migrate(settings: &Settings) -> anyhow::Result<()> {
-    let open = stores::open(settings)?;
-    if !open.is_persistent() {
+/// Settings → backend → every enabled component started, in registry order. Connects to
+/// nothing; a PostgreSQL store registers its migrations as it starts.
+pub fn assemble(
+    settings: &Settings,
+    installed: &[Box<dyn Component>],
+) -> anyhow::Result<(Site, OpenBackend)> {
+    for name in settings.components.keys() {
+        if !installed.iter().any(|c| c.name() == name) {
+            let have: Vec<_> = installed.iter().map(|c| c.name()).collect();
+            bail!(
+                "[components] names {name}, which this build does not have (it has: {})",
+                if have.is_empty() {
+                    "none".to_owned()
+                } else {
+                    have.join(", ")
+                }
+            );
+        }
+    }
+    let backend = stores::open(settings)?;
+    let mut site = Site::new(crate::build_info())
+        .backend(backend.kind)
+        .settings(settings.layered.clone());
+    backend.provide_to(&mut site);
+    for component in installed {
+        if settings.component_enabled(component.name()) {
+            site.start(&**component)?;
+        }
+    }
+    if !settings.server.templates_dir.is_empty() {
+        override_templates(&mut site, Path::new(&settings.server.templates_dir))?;
+    }
+    Ok((site, backend))
+}
+
+/// Every file under `dir` replaces the template of the same relative name.
+fn override_templates(site: &mut Site, dir: &Path) -> anyhow::Result<()> {
+    fn walk(site: &mut Site, root: &Path, dir: &Path) -> anyhow::Result<()> {
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("server.templates_dir: reading {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(site, root, &path)?;
+                continue;
+            }
+            let name = path
+                .strip_prefix(root)
+                .expect("walked from the root")
+                .to_string_lossy()
+                .into_owned();
+            let source = std::fs::read_to_string(&path)
+                .with_context(|| format!("server.templates_dir: reading {}", path.display()))?;
+            site.override_template(name, source);
+        }
+        Ok(())
+    }
+    walk(site, dir, dir)
+}
+
+fn wait_for(settings: &Settings, backend: &OpenBackend) -> impl Fn() -> anyhow::Result<()> {
+    let timeout = settings.database.wait_timeout();
+    let backend = backend.clone();
+    move || backend.wait_until_ready(timeout)
+}
+
+/// Runs a component's command: `quotes load-quotes FILE`.
+pub fn cmd_component(
+    settings: &Settings,
+    installed: &[Box<dyn Component>],
+    name: &str,
+    args: &ArgMatches,
+) -> anyhow::Result<()> {
+    let owner = owner_of(installed, name).expect("clap accepts only known commands");
+    if !settings.component_enabled(owner.name()) {
+        bail!(
+            "{name} belongs to the {0} component, which the settings switch off ([components] {0} = false)",
+            owner.name()
+        );
+    }
+    let (site, backend) = assemble(settings, installed)?;
+    let wait = wait_for(settings, &backend);
+    let ctx = CommandContext::new(backend.kind, &wait);
+    site.component(owner.name())
+        .expect("an enabled component has started")
+        .run_command(name, args, &ctx)
+}
+
+pub fn cmd_migrate(settings: &Settings, installed: &[Box<dyn Component>]) -> anyhow::Result<()> {
+    let (_site, backend) = assemble(settings, installed)?;
+    if !backend.kind.is_persistent() {
         println!("the memory store has no schema: nothing to migrate");
         return Ok(());
     }
-    let applied = open.migrate()?;
+    let applied = backend.migrate()?;
     if applied.is_empty() {
         println!("no migrations to apply: the schema is current");
     }
@@ -100,45 +149,57 @@ pub fn cmd_migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn cmd_wait_for_db(settings: &Settings, timeout: Duration) -> anyhow::Result<()> {
-    let open = stores::open(settings)?;
-    if !open.is_persistent() {
+pub fn cmd_wait_for_db(
+    settings: &Settings,
+    installed: &[Box<dyn Component>],
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let (_site, backend) = assemble(settings, installed)?;
+    if !backend.kind.is_persistent() {
         println!("the memory store needs no database");
         return Ok(());
     }
-    open.wait_until_ready(settings, timeout)?;
+    backend.wait_until_ready(timeout)?;
     println!("database is ready");
     Ok(())
 }
 
-/// Runs the server until a signal: after SIGTERM in-flight requests drain; Ctrl-C stops at once.
-pub async fn cmd_serve(settings: Settings, load: Vec<PathBuf>) -> anyhow::Result<()> {
-    let batch = read_quotes_files(&load)?;
-    let open = {
+/// Runs the server until a signal: after SIGTERM in-flight requests drain; Ctrl-C stops at
+/// once. Every component prepares (e.g. `--load-quotes`) and the backend is ready before the
+/// server binds.
+pub async fn cmd_serve(
+    settings: Settings,
+    installed: Vec<Box<dyn Component>>,
+    args: ArgMatches,
+) -> anyhow::Result<()> {
+    let prepared = {
         let settings = settings.clone();
-        actix_web::rt::task::spawn_blocking(move || open_ready(&settings)).await??
+        actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<(Site, OpenBackend)> {
+            let (site, backend) = assemble(&settings, &installed)?;
+            let wait = wait_for(&settings, &backend);
+            let ctx = CommandContext::new(backend.kind, &wait);
+            for name in site.names() {
+                let part = site.component(name).expect("named by the site");
+                // Its own errors name what is at fault (a quotes file's line, say).
+                part.prepare(&args, &ctx)?;
+            }
+            wait()?;
+            Ok((site, backend))
+        })
+        .await??
     };
-    if !batch.is_empty() {
-        let store = open.store.clone();
-        let report =
-            actix_web::rt::task::spawn_blocking(move || store.get_or_create_all(&batch)).await??;
-        tracing::info!(
-            added = report.added,
-            existing = report.existing,
-            "loaded quotes"
-        );
-    }
+    let (site, backend) = prepared;
     let addr = (settings.server.host.as_str(), settings.server.port);
     let listener =
         TcpListener::bind(addr).with_context(|| format!("binding {}:{}", addr.0, addr.1))?;
     let local = listener.local_addr()?;
-    let site = Site::new(crate::build_info()).with(QuotesComponent::new(open.store.clone()));
+    let names = site.names().join(", ");
     let options = ServerOptions {
         workers: settings.server.workers,
         shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
     };
     let server = web::serve(listener, site, &options)?;
-    tracing::info!(store = ?open.kind, "listening on http://{local}");
+    tracing::info!(store = %backend.kind, components = %names, "listening on http://{local}");
     server.await?;
     tracing::info!("stopped");
     Ok(())

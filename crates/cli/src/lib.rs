@@ -1,10 +1,12 @@
-//! The `quotes` binary's library: the one composition root (settings → concrete stores →
-//! components → server) and the management commands. `main.rs` only parses arguments.
+//! The `quotes` binary's library: the one composition root (settings → backend → the
+//! registry's components → server) and the site's commands. `main.rs` only parses
+//! arguments.
 //!
-//! Architecture invariant: this is the only crate that names concrete stores, and
-//! `stores.rs` is the only file that checks the `store-*` features.
+//! Architecture invariant: this is the only crate that lists components (`registry.rs`) and
+//! picks the backend (`stores.rs`, the only file that checks the `store-*` features).
 
 pub mod commands;
+pub mod registry;
 pub mod settings;
 pub mod stores;
 

@@ -1,43 +1,22 @@
 //! `quotes`: serve the site and run management commands.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, FromArgMatches, Subcommand};
 use cli::commands;
 use cli::settings::{LogFormat, Settings};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::EnvFilter;
+use web::Component;
 
-#[derive(Parser)]
-#[command(
-    name = "quotes",
-    version,
-    about = "Quotes: a web site of quotes, and its management commands"
-)]
-struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
+// The site's own commands; each component adds its own (see `cli::registry`).
 #[derive(Subcommand)]
-enum Command {
+enum SiteCommand {
     /// Serve the site (PORT, DATABASE_URL, QUOTES_STORE and QUOTES__* configure it).
-    Serve {
-        /// Quotes files to load before serving (the memory store starts empty).
-        #[arg(long = "load-quotes", value_name = "FILE")]
-        load_quotes: Vec<PathBuf>,
-    },
-    /// Load quotes from files; quotes already there are left as they are.
-    LoadQuotes {
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
-    },
-    /// Write every quote in the quotes file format (to stdout without FILE).
-    ExportQuotes { file: Option<PathBuf> },
-    /// Apply pending database migrations.
+    Serve,
+    /// Apply every component's pending database migrations.
     Migrate,
     /// Wait until the database accepts connections and its schema is current.
     WaitForDb {
@@ -45,6 +24,20 @@ enum Command {
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: Duration,
     },
+}
+
+/// `quotes`, with the site's commands, then each component's, and the components' options
+/// on `serve`.
+fn command_line(installed: &[Box<dyn Component>]) -> clap::Command {
+    let base = clap::Command::new("quotes")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Quotes: a web site of quotes, and its management commands")
+        .subcommand_required(true)
+        .arg_required_else_help(true);
+    let base = SiteCommand::augment_subcommands(base);
+    let serve_args: Vec<clap::Arg> = installed.iter().flat_map(|c| c.serve_args()).collect();
+    let base = base.mut_subcommand("serve", |serve| serve.args(serve_args));
+    base.subcommands(installed.iter().flat_map(|c| c.commands()))
 }
 
 /// The server logs to stdout, as a Twelve-Factor app does; a management command logs to
@@ -73,23 +66,35 @@ fn init_logging(settings: &Settings, to_stdout: bool) {
     }
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
+fn run(installed: Vec<Box<dyn Component>>, matches: &ArgMatches) -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    init_logging(&settings, matches!(args.command, Command::Serve { .. }));
-    match args.command {
+    let (name, args) = matches.subcommand().expect("clap requires a subcommand");
+    init_logging(&settings, name == "serve");
+    if commands::owner_of(&installed, name).is_some() {
+        return commands::cmd_component(&settings, &installed, name, args);
+    }
+    match SiteCommand::from_arg_matches(matches)? {
         // actix-web runs its own worker threads; this system only drives the server future.
-        Command::Serve { load_quotes } => {
-            actix_web::rt::System::new().block_on(commands::cmd_serve(settings, load_quotes))
+        SiteCommand::Serve => actix_web::rt::System::new().block_on(commands::cmd_serve(
+            settings,
+            installed,
+            args.clone(),
+        )),
+        SiteCommand::Migrate => commands::cmd_migrate(&settings, &installed),
+        SiteCommand::WaitForDb { timeout } => {
+            commands::cmd_wait_for_db(&settings, &installed, timeout)
         }
-        Command::LoadQuotes { files } => commands::cmd_load_quotes(&settings, &files),
-        Command::ExportQuotes { file } => commands::cmd_export_quotes(&settings, file.as_deref()),
-        Command::Migrate => commands::cmd_migrate(&settings),
-        Command::WaitForDb { timeout } => commands::cmd_wait_for_db(&settings, timeout),
     }
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let installed = cli::registry::installed();
+    if let Err(e) = commands::check_commands(&installed) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    let matches = command_line(&installed).get_matches();
+    match run(installed, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

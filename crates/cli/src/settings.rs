@@ -12,12 +12,35 @@ use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct Settings {
     pub server: ServerSettings,
     pub store: StoreSettings,
     pub database: DatabaseSettings,
     pub log: LogSettings,
+    /// `[components] NAME = false` switches a compiled-in component off.
+    #[serde(default)]
+    pub components: HashMap<String, bool>,
+    /// Everything, layered, for the components' own sections (`[quotes]`, …).
+    #[serde(skip, default = "empty_config")]
+    pub layered: Config,
+}
+
+fn empty_config() -> Config {
+    Config::default()
+}
+
+// By hand, because the layered settings hold the database URL and its password.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("server", &self.server)
+            .field("store", &self.store)
+            .field("database", &self.database)
+            .field("log", &self.log)
+            .field("components", &self.components)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -26,6 +49,10 @@ pub struct ServerSettings {
     pub port: u16,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
+    /// A folder of templates that replace the site's or the components' own, by name
+    /// (`quotes/home.html`, `base.html`), as a Django project's template folder does.
+    #[serde(default)]
+    pub templates_dir: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -121,11 +148,22 @@ impl Settings {
             .separator("__")
             .try_parsing(true)
             .source(Some(vars));
-        builder
+        let layered = builder
             .add_source(environment)
             .build()
-            .and_then(Config::try_deserialize)
-            .context("reading configuration")
+            .context("reading configuration")?;
+        let mut settings: Settings = layered
+            .clone()
+            .try_deserialize()
+            .context("reading configuration")?;
+        settings.layered = layered;
+        Ok(settings)
+    }
+
+    /// Whether the component `name` runs (every compiled-in component does unless the
+    /// settings switch it off).
+    pub fn component_enabled(&self, name: &str) -> bool {
+        self.components.get(name).copied().unwrap_or(true)
     }
 
     /// The store that runs: an explicit kind, else PostgreSQL when a URL is given.

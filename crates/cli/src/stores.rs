@@ -1,53 +1,41 @@
-//! Picks the concrete store: Cargo features decide what is compiled in, settings decide what
-//! runs. The only place in the workspace that checks the `store-*` features.
+//! Picks the backend for the whole site: Cargo features decide what is compiled in,
+//! settings decide what runs. The only place in this crate that checks the `store-*`
+//! features; each component opens its own store of the kind chosen here.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-#[cfg(feature = "store-pg")]
-use anyhow::Context;
-use quotes_core::QuoteStore;
+use web::{Backend, Site};
 
 use crate::settings::{Settings, StoreKind};
 
-/// A store ready for use, plus the operations only some backends have.
-pub struct OpenStore {
-    pub store: Arc<dyn QuoteStore>,
-    pub kind: StoreKind,
+/// The backend that runs, with what only PostgreSQL has: the process's one pool.
+#[derive(Debug, Clone)]
+pub struct OpenBackend {
+    pub kind: Backend,
     #[cfg(feature = "store-pg")]
-    pg: Option<Arc<quotes_store_pg::PgStore>>,
-}
-
-impl std::fmt::Debug for OpenStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenStore")
-            .field("kind", &self.kind)
-            .finish_non_exhaustive()
-    }
+    db: Option<db::Database>,
 }
 
 #[cfg(feature = "store-pg")]
-fn pg_settings(settings: &Settings) -> quotes_store_pg::PgSettings {
-    let db = &settings.database;
-    quotes_store_pg::PgSettings {
-        url: db.url.clone(),
-        pool_size: db.pool_size,
-        connect_timeout: Duration::from_secs(db.connect_timeout_secs),
-        statement_timeout: Duration::from_millis(db.statement_timeout_ms),
+fn pg_settings(settings: &Settings) -> db::PgSettings {
+    let d = &settings.database;
+    db::PgSettings {
+        url: d.url.clone(),
+        pool_size: d.pool_size,
+        connect_timeout: Duration::from_secs(d.connect_timeout_secs),
+        statement_timeout: Duration::from_millis(d.statement_timeout_ms),
     }
 }
 
-/// Opens the store that `settings` asks for. Does not wait for a database: see
-/// [`OpenStore::wait_until_ready`].
-pub fn open(settings: &Settings) -> anyhow::Result<OpenStore> {
-    let kind = settings.store_kind();
-    match kind {
+/// Opens the backend that `settings` ask for. Connects to nothing: see
+/// [`OpenBackend::wait_until_ready`].
+pub fn open(settings: &Settings) -> anyhow::Result<OpenBackend> {
+    match settings.store_kind() {
         #[cfg(feature = "store-memory")]
-        StoreKind::Memory => Ok(OpenStore {
-            store: Arc::new(quotes_store_memory::MemoryStore::default()),
-            kind,
+        StoreKind::Memory => Ok(OpenBackend {
+            kind: Backend::Memory,
             #[cfg(feature = "store-pg")]
-            pg: None,
+            db: None,
         }),
         #[cfg(not(feature = "store-memory"))]
         StoreKind::Memory => anyhow::bail!(
@@ -59,11 +47,11 @@ pub fn open(settings: &Settings) -> anyhow::Result<OpenStore> {
                 !settings.database.url.is_empty(),
                 "QUOTES_STORE=postgres needs a database URL: set DATABASE_URL"
             );
-            let pg = Arc::new(quotes_store_pg::PgStore::connect(&pg_settings(settings)).context("opening PostgreSQL store")?);
-            Ok(OpenStore {
-                store: pg.clone(),
-                kind,
-                pg: Some(pg),
+            let db = db::Database::connect(&pg_settings(settings))
+                .map_err(|e| anyhow::anyhow!(e).context("opening the PostgreSQL pool"))?;
+            Ok(OpenBackend {
+                kind: Backend::Postgres,
+                db: Some(db),
             })
         }
         #[cfg(not(feature = "store-pg"))]
@@ -74,30 +62,33 @@ pub fn open(settings: &Settings) -> anyhow::Result<OpenStore> {
     }
 }
 
-impl OpenStore {
-    /// Waits, bounded, until the database accepts connections and its schema is current.
-    /// Stores without a database are ready at once.
-    pub fn wait_until_ready(&self, settings: &Settings, timeout: Duration) -> anyhow::Result<()> {
+impl OpenBackend {
+    /// Shares what components need to open their stores (the pool) with the site.
+    pub fn provide_to(&self, site: &mut Site) {
         #[cfg(feature = "store-pg")]
-        if self.pg.is_some() {
-            quotes_store_pg::wait_for_db(&pg_settings(settings), timeout)?;
+        if let Some(db) = &self.db {
+            site.provide(db.clone());
         }
-        // A build without PostgreSQL has nothing to wait for and no use for these.
-        let _ = (settings, timeout);
+        let _ = site;
+    }
+
+    /// Waits, bounded, until the database accepts connections and every started
+    /// component's migrations are applied. The memory backend is ready at once.
+    pub fn wait_until_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        #[cfg(feature = "store-pg")]
+        if let Some(db) = &self.db {
+            db.wait_until_ready(timeout)?;
+        }
+        let _ = timeout;
         Ok(())
     }
 
-    /// Applies pending migrations; returns their names. Stores without a schema have none.
+    /// Applies every started component's pending migrations; returns their names.
     pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
         #[cfg(feature = "store-pg")]
-        if let Some(pg) = &self.pg {
-            return Ok(pg.migrate()?);
+        if let Some(db) = &self.db {
+            return Ok(db.migrate()?);
         }
         Ok(Vec::new())
-    }
-
-    /// True when the data outlives this process.
-    pub fn is_persistent(&self) -> bool {
-        self.kind == StoreKind::Postgres
     }
 }

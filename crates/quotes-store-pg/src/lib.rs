@@ -1,24 +1,26 @@
-//! quotes-store-pg: the `QuoteStore` on PostgreSQL, through diesel and an r2d2 pool, with
-//! the migrations of `migrations/` embedded.
+//! quotes-store-pg: the `QuoteStore` on PostgreSQL, through diesel on the site's shared pool
+//! (`db::Database`), with the quotes component's migrations (`migrations/`) embedded.
 //!
 //! ```text
-//! let store = PgStore::connect(&settings)?;   // never blocks, even with the database down
-//! store.migrate()?;                           // once per deploy; safe to race
+//! let db = db::Database::connect(&settings)?;  // the process's one pool
+//! let store = PgStore::new(&db)?;             // registers MIGRATIONS with db
+//! db.migrate()?;                              // once per deploy; safe to race
 //! let store: Arc<dyn QuoteStore> = Arc::new(store);
 //! ```
 //!
 //! Architecture invariant: diesel's row structs and `schema.rs` stay private to this crate;
-//! callers see `quotes_core` types, [`PgSettings`] and [`PgError`] only.
+//! callers see `quotes_core` types and `db`'s errors only.
 
-mod migrate;
 mod rows;
 mod schema;
-mod settings;
 mod store;
 pub mod testing;
-mod url;
 
-pub use migrate::wait_for_db;
-pub use settings::{PgError, PgSettings};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+
 pub use store::PgStore;
-pub use url::describe_url;
+
+static EMBEDDED: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The quotes tables' migrations, applied by `db::Database::migrate` once a store is made.
+pub const MIGRATIONS: db::Migrations = db::Migrations::new("quotes", &EMBEDDED);

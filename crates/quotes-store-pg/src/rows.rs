@@ -6,7 +6,15 @@ use diesel::prelude::*;
 use quotes_core::{Author, NewQuote, Quote, QuoteId, QuoteText, Source};
 
 use crate::schema::quotes;
-use crate::PgError;
+
+/// A stored row that the domain refuses (written by another tool, or an older rule).
+#[derive(Debug, thiserror::Error)]
+#[error("quote {id} in the database is not valid")]
+pub struct BadRow {
+    id: i64,
+    #[source]
+    invalid: quotes_core::Invalid,
+}
 
 #[derive(Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = quotes, check_for_backend(diesel::pg::Pg))]
@@ -19,13 +27,13 @@ pub(crate) struct QuoteRow {
 }
 
 impl TryFrom<QuoteRow> for Quote {
-    type Error = PgError;
+    type Error = BadRow;
 
     /// Parses again what the database holds: the CHECK constraints mirror the domain's
     /// rules, but a row written by another tool must not slip past them unchecked.
-    fn try_from(row: QuoteRow) -> Result<Quote, PgError> {
+    fn try_from(row: QuoteRow) -> Result<Quote, BadRow> {
         let id = row.id;
-        let bad = |invalid| PgError::BadRow { id, invalid };
+        let bad = |invalid| BadRow { id, invalid };
         Ok(Quote {
             id: QuoteId(row.id),
             text: QuoteText::parse(&row.text).map_err(bad)?,

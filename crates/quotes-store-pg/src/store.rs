@@ -1,15 +1,9 @@
-//! `PgStore`: the `QuoteStore` on PostgreSQL, through an r2d2 pool of diesel connections.
+//! `PgStore`: the `QuoteStore` on PostgreSQL, on the site's shared pool of diesel connections.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
-use diesel::connection::{get_default_instrumentation, InstrumentationEvent, SimpleConnection};
-use diesel::pg::PgConnection;
+use db::{Database, Fault, PgError};
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, HandleError, Pool, PooledConnection};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use quotes_core::{
     Invalid, LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteStore, StoreError,
@@ -17,135 +11,70 @@ use quotes_core::{
 
 use crate::rows::{same_key, ContentRow, QuoteRow};
 use crate::schema::quotes;
-use crate::settings::concise;
-use crate::url::{describe_url, with_connect_timeout};
-use crate::{migrate, PgError, PgSettings};
-
-type PgPool = Pool<ConnectionManager<PgConnection>>;
-type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
+use crate::MIGRATIONS;
 
 /// Quotes in PostgreSQL. Cheap to share: hold it as `Arc<dyn QuoteStore>`.
 ///
 /// Every method takes one pooled connection and runs a fixed number of statements on it,
-/// whatever the size of the data; see [`PgStore::queries_run`].
+/// whatever the size of the data; see [`Database::queries_run`].
+#[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
-    /// The URL with libpq's `connect_timeout`, for connections outside the pool.
-    url: String,
-    /// `host:port`, the only form of the URL that messages and logs show.
-    at: String,
-    queries: Arc<AtomicU64>,
+    db: Database,
 }
 
 impl fmt::Debug for PgStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.pool.state();
-        f.debug_struct("PgStore")
-            .field("at", &self.at)
-            .field("connections", &state.connections)
-            .field("idle_connections", &state.idle_connections)
-            .finish_non_exhaustive()
+        f.debug_struct("PgStore").field("db", &self.db).finish()
     }
 }
 
 impl PgStore {
-    /// Builds the pool without connecting, so that a process can start (and answer its
-    /// health checks) while the database is still down. Until it is up, each store method
-    /// answers `StoreError::Unavailable` after `connect_timeout`; afterwards the pool
-    /// connects by itself. Fails only on invalid settings.
-    pub fn connect(settings: &PgSettings) -> Result<PgStore, PgError> {
-        settings.check()?;
-        let url = with_connect_timeout(&settings.url, settings.libpq_connect_timeout());
-        let at = describe_url(&settings.url);
-        let queries = Arc::new(AtomicU64::new(0));
-        let pool = Pool::builder()
-            .max_size(settings.pool_size)
-            .min_idle(Some(0))
-            .connection_timeout(settings.connect_timeout)
-            // One `SELECT 1` per checkout: a connection that the server closed (a restart,
-            // a failover) is replaced before a request sees it fail.
-            .test_on_check_out(true)
-            .error_handler(Box::new(LogConnectErrors {
-                url: url.clone(),
-                at: at.clone(),
-                last_warning: Mutex::new(None),
-            }))
-            .connection_customizer(Box::new(SetUpConnection {
-                statement_timeout_ms: settings.statement_timeout_ms(),
-                queries: Arc::clone(&queries),
-            }))
-            .build_unchecked(ConnectionManager::new(url.clone()));
-        Ok(PgStore {
-            pool,
-            url,
-            at,
-            queries,
-        })
+    /// The quote store on `db`'s pool. Registers the quotes migrations with `db`, so that
+    /// `db.migrate()` applies them; connects to nothing.
+    pub fn new(db: &Database) -> Result<PgStore, PgError> {
+        db.require(MIGRATIONS)?;
+        Ok(PgStore { db: db.clone() })
     }
 
-    /// Applies the pending embedded migrations and returns their names (none when the
-    /// database is current). Safe to call from several processes at once: they take turns
-    /// on an advisory lock, so each migration is applied exactly once.
-    pub fn migrate(&self) -> Result<Vec<String>, PgError> {
-        migrate::migrate_url(&self.url)
+    /// The shared database this store runs on.
+    pub fn database(&self) -> &Database {
+        &self.db
     }
 
-    /// The names of the embedded migrations that the database lacks.
-    pub fn pending_migrations(&self) -> Result<Vec<String>, PgError> {
-        migrate::pending_url(&self.url)
-    }
-
-    /// How many SQL statements this store has started on its pooled connections. Counts the
-    /// pool's `SELECT 1` at each checkout; leaves out the `SET statement_timeout` run once
-    /// per new connection and the statements of `migrate` and `pending_migrations`, which
-    /// use connections of their own.
+    /// How many statements have run on the shared pool; see [`Database::queries_run`].
     pub fn queries_run(&self) -> u64 {
-        self.queries.load(Ordering::Relaxed)
+        self.db.queries_run()
     }
 
-    fn conn(&self) -> Result<PgPooled, StoreError> {
-        self.pool.get().map_err(|e| {
-            StoreError::unavailable(PgError::Unavailable {
-                at: self.at.clone(),
-                reason: concise(&self.url, &e.to_string()),
-            })
-        })
+    fn conn(&self) -> Result<db::Conn, StoreError> {
+        self.db.conn().map_err(StoreError::unavailable)
     }
 
-    fn error(&self, e: DieselError) -> StoreError {
-        match e {
-            DieselError::NotFound => StoreError::NotFound,
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info)
-                if info.constraint_name() == Some(SAME_KEY_INDEX) =>
-            {
+    fn error(&self, e: diesel::result::Error) -> StoreError {
+        match self.db.fault(e) {
+            Fault::NotFound => StoreError::NotFound,
+            Fault::Unique { constraint, .. } if constraint.as_deref() == Some(SAME_KEY_INDEX) => {
                 conflict()
             }
             // The domain checks every field first, so only a constraint that it does not
             // know about (or a mismatch between the two) lands here.
-            DieselError::DatabaseError(
-                DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation,
-                info,
-            ) => StoreError::Invalid(Invalid::Other {
+            Fault::Check { message } => StoreError::Invalid(Invalid::Other {
                 field: "quote",
-                reason: info.message().to_owned(),
+                reason: message,
             }),
-            // Everything else (a lost connection, a statement timeout, a deadlock between
-            // two overlapping batches) may pass if tried again, which is what `Unavailable`
+            // Another unique violation (of the primary key, say) is no duplicate quote;
+            // like a lost connection, a statement timeout or a deadlock between two
+            // overlapping batches, it may pass if tried again, which is what `Unavailable`
             // tells the caller.
-            e => {
-                let reason = concise(&self.url, &e.to_string());
-                tracing::warn!(database = %self.at, error = %reason, "query failed");
-                StoreError::unavailable(PgError::Query {
-                    at: self.at.clone(),
-                    reason,
-                })
+            Fault::Unique { error, .. } | Fault::Unavailable(error) => {
+                StoreError::unavailable(error)
             }
         }
     }
 
     fn to_quote(&self, row: QuoteRow) -> Result<Quote, StoreError> {
         Quote::try_from(row).map_err(|e| {
-            tracing::error!(database = %self.at, error = %e, "unreadable row");
+            tracing::error!(database = %self.db.at(), error = %e, "unreadable row");
             StoreError::internal(e)
         })
     }
@@ -247,6 +176,10 @@ impl QuoteStore for PgStore {
         }
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        self.conn().map(drop)
+    }
+
     fn pick(&self, seed: u64) -> Result<Option<Quote>, StoreError> {
         // `seed % count` as an offset in id order, as the memory store does. The seed goes
         // in as text and becomes `numeric`, because PostgreSQL has no unsigned 64-bit type;
@@ -322,82 +255,5 @@ impl QuoteStore for PgStore {
             added,
             existing: batch.len() - added,
         })
-    }
-}
-
-/// Prepares each new pooled connection: the statement timeout, then the statement counter
-/// (installed last, so that the setup itself is not counted).
-#[derive(Debug)]
-struct SetUpConnection {
-    statement_timeout_ms: i32,
-    queries: Arc<AtomicU64>,
-}
-
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SetUpConnection {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(&format!(
-            "SET statement_timeout = {}",
-            self.statement_timeout_ms
-        ))
-        .map_err(diesel::r2d2::Error::QueryError)?;
-        let queries = Arc::clone(&self.queries);
-        // Keep whatever instrumentation the application installed as diesel's default
-        // (e.g. query logging); ours only counts and passes each event on.
-        let mut inner = get_default_instrumentation();
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if matches!(event, InstrumentationEvent::StartQuery { .. }) {
-                queries.fetch_add(1, Ordering::Relaxed);
-            }
-            if let Some(inner) = inner.as_mut() {
-                inner.on_connection_event(event);
-            }
-        });
-        Ok(())
-    }
-}
-
-/// Logs the pool's failed connection attempts through `tracing` (r2d2's own handler writes
-/// to the `log` crate), naming the server by `host:port` only. While the database is down
-/// the pool retries every few seconds for each connection it wants, so a warning goes out
-/// at most every [`WARN_EVERY`] and the rest at debug level.
-struct LogConnectErrors {
-    url: String,
-    at: String,
-    last_warning: Mutex<Option<Instant>>,
-}
-
-const WARN_EVERY: Duration = Duration::from_secs(30);
-
-// By hand, because the URL may hold a password.
-impl fmt::Debug for LogConnectErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LogConnectErrors")
-            .field("at", &self.at)
-            .finish_non_exhaustive()
-    }
-}
-
-impl HandleError<diesel::r2d2::Error> for LogConnectErrors {
-    fn handle_error(&self, error: diesel::r2d2::Error) {
-        let error = concise(&self.url, &error.to_string());
-        let warn = {
-            let mut last = self
-                .last_warning
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let due = match *last {
-                Some(at) => at.elapsed() >= WARN_EVERY,
-                None => true,
-            };
-            if due {
-                *last = Some(Instant::now());
-            }
-            due
-        };
-        if warn {
-            tracing::warn!(database = %self.at, %error, "cannot open a database connection");
-        } else {
-            tracing::debug!(database = %self.at, %error, "cannot open a database connection");
-        }
     }
 }

@@ -2,7 +2,6 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use quotes_core::StoreError;
 
 /// An error a handler returns. HTML pages and JSON bodies for it are rendered by the site's
 /// error middleware, which also makes sure a 500 shows a request id and never internals.
@@ -12,6 +11,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Conflict(String),
     /// A backing service is down; the client may retry.
@@ -36,25 +37,22 @@ impl AppError {
         AppError::BadRequest(why.into())
     }
 
+    pub fn forbidden(why: impl Into<String>) -> Self {
+        AppError::Forbidden(why.into())
+    }
+
+    pub fn conflict(why: impl Into<String>) -> Self {
+        AppError::Conflict(why.into())
+    }
+
+    /// A backing service is down: 503 with `Retry-After`; `detail` goes to the log only.
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        AppError::Unavailable(detail.to_string())
+    }
+
+    /// A bug or an unexpected failure: 500 with a request id; `detail` goes to the log only.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         AppError::Internal(detail.to_string())
-    }
-}
-
-impl From<StoreError> for AppError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => AppError::NotFound("no such quote".into()),
-            StoreError::Conflict(m) => AppError::Conflict(m),
-            StoreError::Invalid(i) => AppError::BadRequest(i.to_string()),
-            StoreError::Unavailable(source) => {
-                AppError::Unavailable(format!("{:#}", ErrorChain(&*source)))
-            }
-            StoreError::Internal(source) => {
-                AppError::Internal(format!("{:#}", ErrorChain(&*source)))
-            }
-            other => AppError::Internal(other.to_string()),
-        }
     }
 }
 
@@ -64,8 +62,9 @@ impl From<actix_web::error::BlockingError> for AppError {
     }
 }
 
-/// Shows an error with its sources, for the log.
-pub(crate) struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+/// Shows an error with its sources, for the log: `format!("{:#}", ErrorChain(&e))`.
+#[derive(Debug)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -87,6 +86,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

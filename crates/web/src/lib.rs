@@ -1,20 +1,30 @@
-//! web: HTTP for quotes. actix-web handlers, tera templates, static assets, and the seam
-//! through which components (the quotes pages, the wiki, …) plug into the site.
+//! web: the HTTP shell and the component seam. It serves a [`Site`] made of components
+//! (the quotes pages, the wiki, accounts, …): the layout and the macros any component may
+//! use, error pages, security headers, request ids and the request log, `/healthz`,
+//! `/readyz` and static files.
 //!
-//! Architecture invariant: this crate knows the `QuoteStore` trait but no concrete store;
-//! the binary hands it an `Arc<dyn QuoteStore>`.
+//! Architecture invariant: this crate knows no component and no store. Components plug in
+//! through [`Component`] and [`Running`]; the binary (`cli`) lists them and picks the
+//! backend.
 
 mod component;
 mod error;
-pub mod quotes;
+mod pager;
 mod server;
+mod site;
 mod templates;
 
-pub use component::{get_or_head, Component, NavLink};
-pub use error::AppError;
-pub use server::{serve, BuildInfo, ServerOptions, Site};
+pub use component::{
+    get_or_head, middleware_fn, Backend, CommandContext, Component, Context, LocalBoxFuture,
+    Middleware, NavArea, NavLink, Next, Resources, Routes, Running, StaticFile,
+};
+pub use error::{AppError, ErrorChain};
+pub use pager::Pager;
+pub use server::{serve, RequestId, ServerOptions};
+pub use site::{BuildInfo, Site};
 pub use templates::Templates;
 
-/// Re-exported so that components need not pin their own actix-web and tera versions.
+/// Re-exported so that components need not pin their own versions of the seam's crates.
 pub use actix_web;
+pub use clap;
 pub use tera;

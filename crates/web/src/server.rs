@@ -1,27 +1,23 @@
-//! The site: components plus the routes every deployment has (health, readiness, static
-//! files), the middleware stack, and the HTTP server.
+//! Serving a [`Site`]: the routes every deployment has (health, readiness, static files),
+//! the middleware stack around the components' own, and the HTTP server.
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, ContentType, HeaderValue};
-use actix_web::middleware::{self, ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::middleware::{self, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
 use serde_json::json;
 use tracing::Instrument;
 
+use crate::component::{Middleware, Next, Routes, StaticFile};
 use crate::error::{PublicMessage, RETRY_AFTER_SECS};
-use crate::{get_or_head, AppError, Component, NavLink, Templates};
-
-/// What the binary was built from, shown by `/healthz` and in the footer.
-#[derive(Debug, Clone)]
-pub struct BuildInfo {
-    pub version: &'static str,
-    pub commit: String,
-}
+use crate::site::Part;
+use crate::{get_or_head, AppError, BuildInfo, Site, Templates};
 
 /// How the HTTP server runs.
 #[derive(Debug, Clone)]
@@ -41,41 +37,13 @@ impl Default for ServerOptions {
     }
 }
 
-/// The components that make up a site; the binary assembles it.
-pub struct Site {
-    info: BuildInfo,
-    components: Vec<Arc<dyn Component>>,
-}
-
-impl std::fmt::Debug for Site {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<_> = self.components.iter().map(|c| c.name()).collect();
-        f.debug_struct("Site")
-            .field("info", &self.info)
-            .field("components", &names)
-            .finish()
-    }
-}
-
-impl Site {
-    pub fn new(info: BuildInfo) -> Self {
-        Self {
-            info,
-            components: Vec::new(),
-        }
-    }
-
-    /// Adds a component. Routes of earlier components win over later ones.
-    pub fn with(mut self, component: impl Component) -> Self {
-        self.components.push(Arc::new(component));
-        self
-    }
-}
-
 /// Shared by every worker.
 struct SiteState {
     info: BuildInfo,
-    components: Vec<Arc<dyn Component>>,
+    parts: Vec<Part>,
+    /// `/static/<component>/<path>` → the file.
+    files: HashMap<String, StaticFile>,
+    has_home: bool,
 }
 
 const STYLESHEET: &str = include_str!("../static/style.css");
@@ -91,19 +59,36 @@ pub fn serve(
     site: Site,
     options: &ServerOptions,
 ) -> std::io::Result<Server> {
-    let nav: Vec<NavLink> = site.components.iter().flat_map(|c| c.nav()).collect();
-    let component_templates = site.components.iter().flat_map(|c| c.templates()).collect();
-    let templates = Templates::new(component_templates, nav, &site.info)
-        .map_err(|e| std::io::Error::other(format!("loading templates: {e:?}")))?;
+    let templates = Templates::new(&site)
+        .map_err(|e| std::io::Error::other(format!("loading templates: {e:#}")))?;
     let templates = web::Data::new(templates);
+    let mut files = HashMap::new();
+    for part in &site.parts {
+        for file in part.running.static_files() {
+            files.insert(format!("/static/{}/{}", part.name, file.path), file);
+        }
+    }
+    let has_home = site.parts.iter().any(|p| {
+        let mut routes = Routes::new();
+        p.running.routes(&mut routes);
+        routes.claims.iter().any(|c| c == "/")
+    });
+    let chain: Arc<[Arc<dyn Middleware>]> = site
+        .parts
+        .iter()
+        .filter_map(|p| p.running.middleware())
+        .collect();
     let state = web::Data::new(SiteState {
         info: site.info,
-        components: site.components,
+        parts: site.parts,
+        files,
+        has_home,
     });
 
     let mut server = HttpServer::new(move || {
         let state = state.clone();
-        App::new()
+        let chain = chain.clone();
+        let app = App::new()
             .app_data(templates.clone())
             .app_data(state.clone())
             .app_data(
@@ -114,6 +99,13 @@ pub fn serve(
                 web::PathConfig::default()
                     .error_handler(|e, _| AppError::not_found(e.to_string()).into()),
             )
+            .app_data(
+                web::FormConfig::default()
+                    .error_handler(|e, _| AppError::bad_request(e.to_string()).into()),
+            )
+            .wrap(middleware::from_fn(move |req, end| {
+                run_chain(chain.clone(), req, end)
+            }))
             .wrap(ErrorHandlers::new().default_handler(render_error))
             .wrap(
                 middleware::DefaultHeaders::new()
@@ -125,8 +117,12 @@ pub fn serve(
             .wrap(middleware::Compress::default())
             .wrap(middleware::from_fn(log_request))
             .configure(|cfg| {
-                for component in &state.components {
-                    component.routes(cfg);
+                for part in &state.parts {
+                    let mut routes = Routes::new();
+                    part.running.routes(&mut routes);
+                    for apply in routes.apply {
+                        apply(cfg);
+                    }
                 }
             })
             .service(get_or_head("/healthz", healthz))
@@ -134,8 +130,13 @@ pub fn serve(
             .service(get_or_head("/static/style.css", stylesheet))
             .service(get_or_head("/static/favicon.svg", favicon))
             .service(get_or_head("/favicon.ico", favicon))
-            .service(get_or_head("/", index))
-            .default_service(web::to(not_found))
+            .service(get_or_head("/static/{component}/{path:.*}", static_file));
+        let app = if state.has_home {
+            app
+        } else {
+            app.service(get_or_head("/", index))
+        };
+        app.default_service(web::to(not_found))
     })
     .listen(listener)?
     .shutdown_timeout(options.shutdown_timeout.as_secs());
@@ -145,14 +146,35 @@ pub fn serve(
     Ok(server.run())
 }
 
-/// A request's id: in the log line, the `X-Request-Id` header and a 500 page.
+/// Runs the components' middleware in registry order, then the routes.
+async fn run_chain(
+    chain: Arc<[Arc<dyn Middleware>]>,
+    req: ServiceRequest,
+    end: middleware::Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if chain.is_empty() {
+        return end.call(req).await;
+    }
+    let next = Next {
+        chain,
+        index: 0,
+        end,
+    };
+    // The router needs the only handle on the request, so none is kept here to make a page
+    // of an `Err`; middleware refuses a request with `Ok(req.error_response(..))` instead.
+    next.call(req).await.inspect_err(|e| {
+        tracing::error!(error = %e, "a component's middleware failed without a response");
+    })
+}
+
+/// A request's id (a request extension): in the log line, the `X-Request-Id` header and a 500 page.
 #[derive(Debug, Clone)]
-struct RequestId(String);
+pub struct RequestId(pub String);
 
 /// Logs one line per request, with its id, method, path, status and latency.
 async fn log_request(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
+    next: middleware::Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req
         .headers()
@@ -191,6 +213,7 @@ async fn log_request(
 fn default_message(status: actix_web::http::StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "The request was not understood.",
+        403 => "You may not do that here.",
         404 => "There is no page at this address.",
         405 => "This address does not accept that method.",
         503 => "The service is temporarily unavailable, please try again shortly.",
@@ -260,7 +283,7 @@ fn error_page(
     let Some(templates) = req.app_data::<web::Data<Templates>>() else {
         return format!("{status}: {message}");
     };
-    let mut ctx = templates.context(req.path());
+    let mut ctx = templates.context(req);
     ctx.insert("status", &status.as_u16());
     ctx.insert("title", status.canonical_reason().unwrap_or("Error"));
     ctx.insert("message", message);
@@ -275,48 +298,48 @@ fn error_page(
 }
 
 async fn healthz(state: web::Data<SiteState>) -> HttpResponse {
+    let components: Vec<_> = state.parts.iter().map(|p| p.name).collect();
     HttpResponse::Ok().json(json!({
         "status": "ok",
         "version": state.info.version,
         "commit": state.info.commit,
+        "components": components,
     }))
 }
 
+/// 200 when every component is ready, else 503. Which component is not ready, and why,
+/// goes to the log only.
 async fn readyz(state: web::Data<SiteState>) -> HttpResponse {
-    let components = state.components.clone();
+    let parts = state.parts.clone();
     let checks = web::block(move || {
-        components
+        parts
             .iter()
-            .map(|c| (c.name(), c.check_ready()))
+            .map(|p| (p.name, p.running.check_ready()))
             .collect::<Vec<_>>()
     })
     .await;
-    let mut ready = true;
-    let mut report = serde_json::Map::new();
-    match checks {
+    let ready = match checks {
         Ok(checks) => {
+            let mut ready = true;
             for (name, result) in checks {
-                if let Err(e) = &result {
+                if let Err(e) = result {
                     tracing::warn!(component = name, error = %e, "not ready");
                     ready = false;
                 }
-                report.insert(
-                    name.into(),
-                    json!(if result.is_ok() { "ok" } else { "unavailable" }),
-                );
             }
+            ready
         }
         Err(e) => {
             tracing::error!(error = %e, "readiness checks failed to run");
-            ready = false;
+            false
         }
-    }
+    };
     if ready {
-        HttpResponse::Ok().json(json!({ "status": "ready", "components": report }))
+        HttpResponse::Ok().json(json!({ "status": "ready" }))
     } else {
         HttpResponse::ServiceUnavailable()
             .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()))
-            .json(json!({ "status": "unavailable", "components": report }))
+            .json(json!({ "status": "unavailable" }))
     }
 }
 
@@ -334,12 +357,29 @@ async fn favicon() -> HttpResponse {
         .body(FAVICON)
 }
 
+/// A component's static file, cached for an hour (pages link them with a version).
+async fn static_file(
+    req: HttpRequest,
+    state: web::Data<SiteState>,
+) -> Result<HttpResponse, AppError> {
+    let Some(file) = state.files.get(req.path()) else {
+        return Err(AppError::not_found(format!(
+            "There is no file at {}.",
+            req.path()
+        )));
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(file.content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(file.body))
+}
+
 /// The home page when no component claims `/`.
 async fn index(
     req: HttpRequest,
     templates: web::Data<Templates>,
 ) -> Result<HttpResponse, AppError> {
-    templates.render("index.html", &templates.context(req.path()))
+    templates.render("index.html", &templates.context(&req))
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {

@@ -1,12 +1,16 @@
-//! Page rendering: one tera instance with the site's layout and every component's templates.
+//! Page rendering: one tera instance with the site's layout, every component's templates
+//! and the site's overrides.
 
 use actix_web::http::header::ContentType;
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
+use anyhow::{bail, Context as _};
 use serde::Serialize;
 use tera::{Context, Tera};
 
+use crate::component::NavArea;
 use crate::error::ErrorChain;
-use crate::{AppError, BuildInfo, NavLink};
+use crate::site::Part;
+use crate::{AppError, NavLink, Site};
 
 /// The site's own templates, embedded so that the binary is the whole app.
 const SITE_TEMPLATES: [(&str, &str); 4] = [
@@ -21,42 +25,85 @@ struct SiteContext {
     name: &'static str,
     version: String,
     commit: String,
+    /// Every component's stylesheets, in registry order, after the site's own.
+    stylesheets: Vec<String>,
 }
 
 /// Renders pages in the site's layout. Handlers get it as `web::Data<Templates>`.
-#[derive(Debug)]
 pub struct Templates {
     tera: Tera,
-    nav: Vec<NavLink>,
+    parts: Vec<Part>,
     site: SiteContext,
 }
 
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates")
+            .field("site", &self.site)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Templates {
-    pub(crate) fn new(
-        extra: Vec<(&'static str, &'static str)>,
-        nav: Vec<NavLink>,
-        info: &BuildInfo,
-    ) -> Result<Self, tera::Error> {
+    /// The site's templates, then every component's, then the site's overrides; an override
+    /// must replace a template that exists, so that a misspelt name is an error.
+    pub(crate) fn new(site: &Site) -> anyhow::Result<Self> {
+        let mut sources: Vec<(String, String)> = SITE_TEMPLATES
+            .iter()
+            .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
+            .collect();
+        for part in &site.parts {
+            for (name, source) in part.running.templates() {
+                sources.push((name.to_owned(), source.to_owned()));
+            }
+        }
+        for (name, source) in &site.overrides {
+            let Some(slot) = sources.iter_mut().find(|(n, _)| n == name) else {
+                bail!("the template override {name} replaces no template of the site or its components");
+            };
+            slot.1.clone_from(source);
+        }
         let mut tera = Tera::default();
         tera.set_escape_fn(escape_html);
-        tera.add_raw_templates(SITE_TEMPLATES.into_iter().chain(extra))?;
+        tera.add_raw_templates(sources)
+            .map_err(|e| anyhow::anyhow!("{:#}", ErrorChain(&e)))
+            .context("compiling the templates")?;
+        let version = format!("{}-{}", site.info.version, site.info.commit);
+        let stylesheets = site
+            .parts
+            .iter()
+            .flat_map(|p| {
+                p.running
+                    .static_files()
+                    .into_iter()
+                    .filter(|f| f.path.ends_with(".css"))
+                    .map(|f| format!("/static/{}/{}?v={version}", p.name, f.path))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         Ok(Self {
             tera,
-            nav,
+            parts: site.parts.clone(),
             site: SiteContext {
                 name: "quotes",
-                version: info.version.to_owned(),
-                commit: info.commit.clone(),
+                version: site.info.version.to_owned(),
+                commit: site.info.commit.clone(),
+                stylesheets,
             },
         })
     }
 
-    /// A context holding what every page's layout needs.
-    pub fn context(&self, current_path: &str) -> Context {
+    /// A context holding what every page's layout needs: the site, the navigation for this
+    /// request (`nav`, `footer_links`) and the current path.
+    pub fn context(&self, req: &HttpRequest) -> Context {
+        let links: Vec<NavLink> = self.parts.iter().flat_map(|p| p.running.nav(req)).collect();
+        let (nav, footer): (Vec<_>, Vec<_>) =
+            links.into_iter().partition(|l| l.area == NavArea::Main);
         let mut ctx = Context::new();
         ctx.insert("site", &self.site);
-        ctx.insert("nav", &self.nav);
-        ctx.insert("current_path", current_path);
+        ctx.insert("nav", &nav);
+        ctx.insert("footer_links", &footer);
+        ctx.insert("current_path", req.path());
         ctx
     }
 

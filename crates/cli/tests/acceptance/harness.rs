@@ -5,7 +5,6 @@
 use std::fmt::Display;
 use std::fs::File;
 use std::future::Future;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -142,12 +141,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "the scenario panicked".to_owned())
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the workspace root exists")
-}
+use test_support::{free_port, workspace_root};
 
 /// Where one scenario's files go.
 struct Evidence {
@@ -175,15 +169,6 @@ impl Evidence {
         }
         evidence
     }
-}
-
-/// A port that was free a moment ago. The child binds it right after; the race with other
-/// processes is accepted because the server takes its port from `PORT`.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding a free local port")
-        .port()
 }
 
 /// A child process that is stopped (SIGTERM, then SIGKILL) when dropped, so nothing outlives
@@ -326,9 +311,11 @@ impl App {
             let mut migrate = quotes(&store);
             migrate.arg("migrate");
             run_to_completion(migrate, log).await;
-            let mut load = quotes(&store);
-            load.arg("load-quotes").args(&files_to_load);
-            run_to_completion(load, log).await;
+            if !files_to_load.is_empty() {
+                let mut load = quotes(&store);
+                load.arg("load-quotes").args(&files_to_load);
+                run_to_completion(load, log).await;
+            }
         } else {
             // A store without a database lives in the serving process: only `serve` loads it.
             for file in &files_to_load {

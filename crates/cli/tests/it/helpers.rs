@@ -1,19 +1,30 @@
 //! Running the real `quotes` binary with a clean environment.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+// A build that leaves a store or a component out runs fewer test modules, which leave some
+// helpers unused.
+#![cfg_attr(
+    not(all(feature = "quotes", feature = "store-memory", feature = "store-pg")),
+    allow(dead_code)
+)]
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+pub use test_support::{free_port, workspace_root};
 
 pub fn fixtures() -> PathBuf {
     workspace_root().join("fixtures/quotes.txt")
+}
+
+/// Settings that pick a store this build has, without any database running: a command
+/// that fails on its input must say so before it would need the store.
+pub fn any_store() -> Vec<(&'static str, &'static str)> {
+    if cfg!(feature = "store-memory") {
+        vec![("QUOTES_STORE", "memory")]
+    } else {
+        vec![("DATABASE_URL", "postgres://quotes@127.0.0.1:1/none")]
+    }
 }
 
 /// `quotes` with only the variables a test gives it (plus PATH), run from the workspace root.
@@ -45,14 +56,6 @@ pub fn run(cmd: &mut Command) -> Run {
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A `quotes serve` process, stopped (SIGKILL) on drop if still running. Its stdout goes to
@@ -128,5 +131,44 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A database of a test's own for the whole site: `quotes migrate` has applied every
+/// component's migrations this build has (unless made [`SiteDb::empty`]).
+#[cfg(feature = "store-pg")]
+pub struct SiteDb {
+    db: db::testing::TestDatabase,
+}
+
+#[cfg(feature = "store-pg")]
+impl SiteDb {
+    pub fn migrated() -> Self {
+        let site = Self::empty();
+        let r = run(quotes(&site.env()).arg("migrate"));
+        assert_eq!(r.code, Some(0), "quotes migrate: {}", r.stderr);
+        site
+    }
+
+    /// No migration applied yet.
+    pub fn empty() -> Self {
+        Self {
+            db: db::testing::TestDatabase::empty(&[]),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        self.db.url()
+    }
+
+    /// `DATABASE_URL` for `quotes`.
+    pub fn env(&self) -> Vec<(&'static str, &str)> {
+        vec![("DATABASE_URL", self.db.url())]
+    }
+
+    /// The quote store on this database, to check what commands did.
+    #[cfg(feature = "quotes")]
+    pub fn quotes(&self) -> quotes_store_pg::PgStore {
+        quotes_store_pg::PgStore::new(self.db.database()).expect("the quotes migrations register")
     }
 }

@@ -1,13 +1,17 @@
 //! The `quotes` binary, run as an operator would: management commands and the server.
 
-mod commands;
-mod helpers;
-mod serve;
-// The only place these tests pick modules by store feature.
 mod builds;
-#[cfg(feature = "store-memory")]
+mod components;
+mod helpers;
+mod site;
+// The only place these tests pick modules by feature: what a module needs must be built in.
+#[cfg(feature = "quotes")]
+mod commands;
+#[cfg(all(feature = "quotes", feature = "store-memory"))]
 mod memory;
-#[cfg(feature = "store-pg")]
+#[cfg(all(feature = "quotes", feature = "store-pg"))]
 mod outage;
-#[cfg(feature = "store-pg")]
+#[cfg(all(feature = "quotes", feature = "store-pg"))]
 mod postgres;
+#[cfg(feature = "quotes")]
+mod serve;

@@ -1,14 +1,14 @@
 //! The database goes away under load and comes back: clients get a quick 503, never a 500 or
 //! a hang; pages that need no database keep working; the server recovers by itself.
 //!
-//! This test stops a PostgreSQL server, so it starts one of its own (xtask's throwaway
+//! This test stops a PostgreSQL server, so it starts one of its own (test-support's throwaway
 //! cluster) rather than sharing TEST_DATABASE_URL's.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use xtask::pg::{Bins, Throwaway};
+use test_support::cluster::{Bins, Throwaway};
 
 use crate::helpers::*;
 

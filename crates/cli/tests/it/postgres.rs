@@ -3,17 +3,16 @@
 use std::time::{Duration, Instant};
 
 use quotes_core::{quotes_file, QuoteStore};
-use quotes_store_pg::testing::TestDatabase;
 
 use crate::helpers::*;
 
-fn pg_env(db: &TestDatabase) -> Vec<(&str, &str)> {
-    vec![("DATABASE_URL", db.url())]
+fn pg_env(db: &SiteDb) -> Vec<(&'static str, &str)> {
+    db.env()
 }
 
 #[test]
 fn migrate_applies_once_then_reports_current() {
-    let db = TestDatabase::empty();
+    let db = SiteDb::empty();
     let r = run(quotes(&pg_env(&db)).arg("migrate"));
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(
@@ -27,7 +26,7 @@ fn migrate_applies_once_then_reports_current() {
 
 #[test]
 fn load_quotes_is_idempotent_and_export_round_trips() {
-    let db = TestDatabase::new();
+    let db = SiteDb::migrated();
     let load = |path: &str| run(quotes(&pg_env(&db)).args(["load-quotes", path]));
     let r = load("fixtures/quotes.txt");
     assert_eq!(
@@ -51,12 +50,12 @@ fn load_quotes_is_idempotent_and_export_round_trips() {
     );
     let r = load(exported.to_str().unwrap());
     assert_eq!(r.stdout, "0 added, 17 already there\n");
-    assert_eq!(db.count().unwrap(), 17);
+    assert_eq!(db.quotes().count().unwrap(), 17);
 }
 
 #[test]
 fn a_bad_file_among_good_ones_loads_nothing() {
-    let db = TestDatabase::new();
+    let db = SiteDb::migrated();
     let mut bad = tempfile::NamedTempFile::new().unwrap();
     std::io::Write::write_all(&mut bad, "fine\n— A\n\n— orphan author\n".as_bytes()).unwrap();
     let bad_path = bad.path().to_str().unwrap();
@@ -67,7 +66,7 @@ fn a_bad_file_among_good_ones_loads_nothing() {
         format!("error: {bad_path}:4: author line has no quote text above it\n")
     );
     assert_eq!(
-        db.count().unwrap(),
+        db.quotes().count().unwrap(),
         0,
         "the good file was not loaded either"
     );
@@ -97,7 +96,7 @@ fn wait_for_db_gives_up_in_time_naming_host_and_port_only() {
 
 #[test]
 fn wait_for_db_waits_for_the_schema_too() {
-    let db = TestDatabase::empty();
+    let db = SiteDb::empty();
     let r = run(quotes(&pg_env(&db)).args(["wait-for-db", "--timeout", "1s"]));
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("pending"), "{}", r.stderr);
@@ -132,7 +131,7 @@ fn serve_waits_a_bounded_time_for_the_database() {
 
 #[test]
 fn serve_on_postgres_serves_what_load_quotes_loaded() {
-    let db = TestDatabase::new();
+    let db = SiteDb::migrated();
     run(quotes(&pg_env(&db)).args(["load-quotes", "fixtures/quotes.txt"]));
     let server = Server::start(&pg_env(&db), &[]);
     let body: serde_json::Value = server.get("/api/quotes?per_page=5").json().unwrap();
@@ -144,14 +143,14 @@ fn serve_on_postgres_serves_what_load_quotes_loaded() {
         (Some(17), 5)
     );
     let ready: serde_json::Value = server.get("/readyz").json().unwrap();
-    assert_eq!(ready["components"]["quotes"], "ok");
+    assert_eq!(ready["status"], "ready");
     let (code, _) = server.terminate();
     assert_eq!(code, Some(0));
 }
 
 /// Asks the test database `sql` through psql, for a single value.
-fn psql_value(db: &TestDatabase, sql: &str) -> String {
-    let psql = xtask::pg::Bins::find()
+fn psql_value(db: &SiteDb, sql: &str) -> String {
+    let psql = test_support::cluster::Bins::find()
         .expect("PostgreSQL programs")
         .tool("psql");
     let out = std::process::Command::new(psql)
@@ -162,7 +161,7 @@ fn psql_value(db: &TestDatabase, sql: &str) -> String {
 }
 
 /// Polls (bounded) until `sql` answers `want`.
-fn wait_for_value(db: &TestDatabase, sql: &str, want: &str) {
+fn wait_for_value(db: &SiteDb, sql: &str, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while psql_value(db, sql) != want {
         assert!(Instant::now() < deadline, "never saw {want:?} from: {sql}");
@@ -172,12 +171,12 @@ fn wait_for_value(db: &TestDatabase, sql: &str, want: &str) {
 
 #[test]
 fn sigterm_lets_an_in_flight_request_finish() {
-    let db = TestDatabase::new();
+    let db = SiteDb::migrated();
     run(quotes(&pg_env(&db)).args(["load-quotes", "fixtures/quotes.txt"]));
     let server = Server::start(&pg_env(&db), &[]);
     // Another session holds the table, so the next request is provably still in flight
     // when the server is told to stop: each step is observed in the database, not timed.
-    let psql = xtask::pg::Bins::find()
+    let psql = test_support::cluster::Bins::find()
         .expect("PostgreSQL programs")
         .tool("psql");
     let mut locker = std::process::Command::new(psql)

@@ -4,7 +4,7 @@ use crate::helpers::*;
 
 #[test]
 fn a_bad_quotes_file_stops_serve_before_it_binds() {
-    let r = run(quotes(&[]).args(["serve", "--load-quotes", "crates/cli/Cargo.toml"]));
+    let r = run(quotes(&any_store()).args(["serve", "--load-quotes", "crates/cli/Cargo.toml"]));
     assert_eq!(r.code, Some(1));
     assert!(
         r.stderr.starts_with("error: crates/cli/Cargo.toml:"),

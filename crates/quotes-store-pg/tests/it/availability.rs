@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use db::{describe_url, PgSettings};
 use diesel::connection::SimpleConnection;
 use quotes_core::{QuoteId, QuoteStore, StoreError};
 use quotes_store_pg::testing::TestDatabase;
-use quotes_store_pg::{describe_url, wait_for_db, PgSettings, PgStore};
 
-use crate::{closed_port, nq, page, raw};
+use crate::{closed_port, nq, page, raw, store_on};
 
 fn down(connect_timeout: Duration) -> (PgSettings, u16) {
     let port = closed_port();
@@ -28,24 +28,10 @@ fn chain(err: &StoreError) -> Vec<String> {
 }
 
 #[test]
-fn bad_settings_are_refused_by_name() {
-    let err = PgStore::connect(&PgSettings::default()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "invalid database settings: the database url is empty"
-    );
-    let err = wait_for_db(&PgSettings::default(), Duration::from_secs(1)).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "invalid database settings: the database url is empty"
-    );
-}
-
-#[test]
 fn every_method_answers_unavailable_quickly_when_the_database_is_down() {
     let (settings, port) = down(Duration::from_millis(500));
     let started = Instant::now();
-    let store = PgStore::connect(&settings).expect("connecting never waits for the database");
+    let store = store_on(&settings);
     assert!(
         started.elapsed() < Duration::from_millis(200),
         "connect blocked"
@@ -86,59 +72,18 @@ fn every_method_answers_unavailable_quickly_when_the_database_is_down() {
     assert!(matches!(store.ping(), Err(StoreError::Unavailable(_))));
 }
 
-#[test]
-fn wait_for_db_gives_up_in_time_naming_host_and_port_only() {
-    let (settings, port) = down(Duration::from_secs(3));
-    let started = Instant::now();
-    let err = wait_for_db(&settings, Duration::from_secs(1)).unwrap_err();
-    let took = started.elapsed();
-    assert!(
-        took >= Duration::from_secs(1) && took < Duration::from_millis(2500),
-        "took {took:?}"
-    );
-    assert_eq!(
-        err.to_string(),
-        format!("database at 127.0.0.1:{port} not ready after 1s: connection refused")
-    );
-    let debug = format!("{err:?}");
-    assert!(
-        !debug.contains("hunter2") && !debug.contains("quoteuser"),
-        "{debug}"
-    );
-}
-
-#[test]
-fn wait_for_db_waits_for_migrations() {
-    let db = TestDatabase::empty();
-    let err = wait_for_db(&db.settings(), Duration::from_millis(300)).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "database at {} not ready after 300ms: {} migrations pending: {}",
-            describe_url(db.url()),
-            crate::all_migrations().len(),
-            crate::all_migrations().join(", ")
-        )
-    );
-    db.migrate().unwrap();
-    let started = Instant::now();
-    wait_for_db(&db.settings(), Duration::from_secs(5)).unwrap();
-    assert!(started.elapsed() < Duration::from_secs(1));
-}
-
 /// One request stuck behind a lock holds the only connection until the statement timeout
 /// cancels it; meanwhile another request finds the pool exhausted. Both answer
 /// `Unavailable`, and the store works again once the lock is gone.
 #[test]
 fn statement_timeout_and_an_exhausted_pool_answer_unavailable() {
     let db = TestDatabase::new();
-    let store = PgStore::connect(&PgSettings {
+    let store = store_on(&PgSettings {
         pool_size: 1,
         connect_timeout: Duration::from_millis(500),
         statement_timeout: Duration::from_secs(2),
         ..db.settings()
-    })
-    .unwrap();
+    });
     let mut locker = raw(db.url());
     // The server ends the locker's session after 6 s, so that a store without a statement
     // timeout makes this test fail instead of hang.

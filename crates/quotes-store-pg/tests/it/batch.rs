@@ -78,7 +78,7 @@ fn a_clash_of_ids_is_not_taken_for_an_existing_quote() {
         std::error::Error::source(&err).unwrap().to_string(),
         format!(
             "query on the database at {} failed: duplicate key value violates unique constraint \"quotes_pkey\"",
-            quotes_store_pg::describe_url(db.url())
+            db::describe_url(db.url())
         )
     );
     assert_eq!(db.count().unwrap(), 1);

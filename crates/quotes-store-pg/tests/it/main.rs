@@ -27,9 +27,9 @@ fn raw(url: &str) -> PgConnection {
     PgConnection::establish(url).expect("connect to the test database")
 }
 
-/// Every migration in the root `migrations/` folder, in the order they apply.
+/// Every migration in the crate's `migrations/` folder, in the order they apply.
 fn all_migrations() -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("the migrations folder")
         .filter_map(|e| e.ok())
@@ -38,6 +38,12 @@ fn all_migrations() -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// A store on a pool of its own with `settings`.
+fn store_on(settings: &db::PgSettings) -> quotes_store_pg::PgStore {
+    let db = db::Database::connect(settings).expect("valid settings");
+    quotes_store_pg::PgStore::new(&db).expect("the quotes migrations register")
 }
 
 /// A port on 127.0.0.1 that nothing listens on (it was free a moment ago).

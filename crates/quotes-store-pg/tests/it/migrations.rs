@@ -19,7 +19,7 @@ fn concurrent_migrate_applies_each_migration_once() {
             .map(|_| {
                 scope.spawn(|| {
                     barrier.wait();
-                    db.migrate()
+                    db.database().migrate()
                 })
             })
             .collect();
@@ -32,17 +32,20 @@ fn concurrent_migrate_applies_each_migration_once() {
         all_migrations(),
         "each migration applied by exactly one of the four callers"
     );
-    assert!(db.pending_migrations().unwrap().is_empty());
+    assert!(db.database().pending_migrations().unwrap().is_empty());
 }
 
 #[test]
 fn pending_until_migrated_then_current() {
     let db = TestDatabase::empty();
-    assert_eq!(db.pending_migrations().unwrap(), all_migrations());
-    assert_eq!(db.migrate().unwrap(), all_migrations());
-    assert!(db.pending_migrations().unwrap().is_empty());
+    assert_eq!(
+        db.database().pending_migrations().unwrap(),
+        all_migrations()
+    );
+    assert_eq!(db.database().migrate().unwrap(), all_migrations());
+    assert!(db.database().pending_migrations().unwrap().is_empty());
     assert!(
-        db.migrate().unwrap().is_empty(),
+        db.database().migrate().unwrap().is_empty(),
         "a current database gets nothing"
     );
 }
@@ -50,7 +53,7 @@ fn pending_until_migrated_then_current() {
 #[test]
 fn pending_migrations_does_not_write() {
     let db = TestDatabase::empty();
-    db.pending_migrations().unwrap();
+    db.database().pending_migrations().unwrap();
     let mut conn = raw(db.url());
     // A role that may not create tables must still be able to ask.
     conn.batch_execute("SELECT '__diesel_schema_migrations'::regclass")
@@ -59,7 +62,7 @@ fn pending_migrations_does_not_write() {
 
 #[test]
 fn migrations_revert_and_apply_again() {
-    const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+    const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
     let db = TestDatabase::new();
     let mut conn = raw(db.url());
     let reverted = conn.revert_all_migrations(MIGRATIONS).unwrap();
@@ -67,6 +70,9 @@ fn migrations_revert_and_apply_again() {
     conn.batch_execute("SELECT 'quotes'::regclass")
         .expect_err("down.sql left the table");
     drop(conn);
-    assert_eq!(db.pending_migrations().unwrap(), all_migrations());
-    assert_eq!(db.migrate().unwrap(), all_migrations());
+    assert_eq!(
+        db.database().pending_migrations().unwrap(),
+        all_migrations()
+    );
+    assert_eq!(db.database().migrate().unwrap(), all_migrations());
 }

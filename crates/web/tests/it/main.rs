@@ -1,6 +1,7 @@
-//! The web crate's integration tests: the real server on port 0, driven over HTTP.
+//! The shell and the seam, with made-up components only: the real server on port 0,
+//! driven over HTTP.
 
-mod api;
 mod helpers;
-mod pages;
 mod seam;
+mod shell;
+mod start;

@@ -99,7 +99,7 @@ async fn bad_paging_is_a_clear_4xx_never_a_500(b: Backend) {
             "There is no quote with id &quot;abc&quot;.",
         ),
         ("/quotes/0", 404, "There is no quote with id"),
-        ("/quotes/999", 404, "no such quote"),
+        ("/quotes/999", 404, "There is no quote with id 999."),
     ] {
         let (got, html) = app.text(path).await;
         assert_eq!(got, status, "{path}");
@@ -189,10 +189,15 @@ async fn every_response_has_security_headers_and_a_request_id(b: Backend) {
 #[actix_web::test]
 async fn stylesheet_and_favicon_are_served_from_the_binary() {
     let app = spawn_on(Arc::new(FailingStore(down)));
-    let res = app.get("/static/style.css").await;
+    let res = app.get("/static/quotes/style.css").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
     assert!(res.text().await.unwrap().contains(".quote.highlight"));
+    let (_, html) = spawn_app(Backend::Memory, 0).text("/").await;
+    assert!(
+        html.contains(r#"<link rel="stylesheet" href="/static/quotes/style.css?v=9.9.9-abc123">"#),
+        "{html}"
+    );
     assert_eq!(
         app.get("/favicon.ico").await.headers()["content-type"],
         "image/svg+xml"
@@ -221,7 +226,12 @@ async fn healthz_reports_version_and_commit(b: Backend) {
     assert_eq!(status, 200);
     assert_eq!(
         body,
-        serde_json::json!({"status": "ok", "version": "9.9.9", "commit": "abc123"})
+        serde_json::json!({
+            "status": "ok",
+            "version": "9.9.9",
+            "commit": "abc123",
+            "components": ["quotes"]
+        })
     );
 }
 
@@ -238,7 +248,8 @@ async fn readyz_follows_the_store() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(
         body,
-        serde_json::json!({"status": "unavailable", "components": {"quotes": "unavailable"}})
+        serde_json::json!({"status": "unavailable"}),
+        "which component is down goes to the log, not to clients"
     );
 }
 
@@ -278,7 +289,7 @@ on_both_stores!(
 #[actix_web::test]
 async fn a_thousand_quotes_render_in_a_constant_number_of_queries() {
     let db = quotes_store_pg::testing::TestDatabase::new();
-    let store = Arc::new(quotes_store_pg::PgStore::connect(&db.settings()).unwrap());
+    let store = Arc::new((*db).clone());
     let app = spawn_on(store.clone());
     let mut costs = Vec::new();
     for total in [10, 1000] {
@@ -365,4 +376,23 @@ async fn head_is_answered_like_get_and_other_methods_get_405() {
             .status(),
         404
     );
+}
+
+#[actix_web::test]
+async fn the_per_page_setting_sets_the_default_page_size() {
+    let settings = quotes_component::QuotesSettings { per_page: 10 };
+    let app = spawn_with(memory_with(25), None, settings);
+    let (_, html) = app.text("/quotes").await;
+    assert_eq!(quote_ids(&html).len(), 1 + 10, "the featured quote and ten");
+    assert!(
+        html.contains(r#"rel="next" href="/quotes?page=2""#),
+        "links leave the default size out: {html}"
+    );
+    let (_, body) = app.json("/api/quotes").await;
+    assert_eq!(
+        (body["per_page"].as_u64(), body["num_pages"].as_u64()),
+        (Some(10), Some(3))
+    );
+    let (_, html) = app.text("/quotes?per_page=50").await;
+    assert_eq!(quote_ids(&html).len(), 1 + 25);
 }

@@ -3,8 +3,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use quotes_core::Invalid;
-
 use crate::url::describe_url;
 
 /// Where the database is and how patient to be with it.
@@ -75,7 +73,7 @@ pub(crate) fn whole_seconds_up(d: Duration) -> u64 {
     (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
-/// What went wrong in this crate. Messages name the database by `host:port` only (see
+/// What went wrong with the database. Messages name the database by `host:port` only (see
 /// [`describe_url`]); they never hold the user name or the password.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -96,18 +94,20 @@ pub enum PgError {
         waited: Duration,
         last: String,
     },
-    #[error("quote {id} in the database is not valid")]
-    BadRow {
-        id: i64,
-        #[source]
-        invalid: Invalid,
+    #[error(
+        "migrations of {first} and {second} share version {version}: give one a later timestamp"
+    )]
+    DuplicateVersion {
+        version: String,
+        first: String,
+        second: String,
     },
 }
 
 /// libpq's messages, made to fit after our own `database at host:port …: `: the first line
 /// only, without the `connection to server at "h", port p failed:` that we already say, and
 /// without a severity prefix. Credentials are removed as well.
-pub(crate) fn concise(url: &str, message: &str) -> String {
+pub fn concise(url: &str, message: &str) -> String {
     let message = crate::url::redact(url, message);
     let first = message
         .lines()

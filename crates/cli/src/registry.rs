@@ -1,0 +1,16 @@
+//! The components of the site, in order, as Django's INSTALLED_APPS lists apps. Each is a
+//! Cargo feature of this crate (on by default); `[components] NAME = false` in the settings
+//! (`QUOTES__COMPONENTS__NAME=false`) switches a compiled-in one off. Components start in
+//! this order: a later one may use what an earlier one provides, and routes of earlier ones
+//! are matched first.
+
+use web::Component;
+
+/// Every component compiled into this build.
+pub fn installed() -> Vec<Box<dyn Component>> {
+    vec![
+        #[cfg(feature = "quotes")]
+        Box::new(quotes_component::Quotes),
+        // `cargo xtask new-component NAME` adds its line above this one.
+    ]
+}

@@ -1,0 +1,1 @@
+ALTER TABLE alpha DROP COLUMN note;

@@ -1,0 +1,1 @@
+CREATE TABLE beta (id integer PRIMARY KEY);

@@ -1,0 +1,1 @@
+CREATE TABLE clash (id integer PRIMARY KEY);

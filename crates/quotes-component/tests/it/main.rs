@@ -1,0 +1,6 @@
+//! The quotes component's integration tests: the real server on port 0 with the quotes
+//! component on each store, driven over HTTP.
+
+mod api;
+mod helpers;
+mod pages;
