@@ -1,95 +1,172 @@
-//! The architecture's rules about dependencies, checked with `cargo tree`: which crate may
-//! know which, and that a build without a store contains none of its code.
+//! The architecture's rules about dependencies: an allow-list of the workspace crates each
+//! crate may depend on (read from `cargo metadata`), so that a new crate is under a rule the
+//! moment it exists, and `cargo tree` checks that a build leaving a store or a component
+//! out contains none of its code.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use serde_json::Value;
 
 use crate::cmd;
 
-/// A build of one package (with feature flags) and the crates it must not pull in, directly
-/// or through others. Only normal dependencies count: tests may use anything.
-struct Rule {
+/// The workspace crates a crate may name as normal dependencies (tests may use anything),
+/// and why.
+struct Allowed {
     package: &'static str,
+    may_use: &'static [&'static str],
+    why: &'static str,
+}
+
+const ALLOWED: &[Allowed] = &[
+    Allowed {
+        package: "quotes-core",
+        may_use: &[],
+        why: "the domain knows no framework, database or other crate of ours",
+    },
+    Allowed {
+        package: "quotes-store-memory",
+        may_use: &["quotes-core"],
+        why: "a store knows its domain only",
+    },
+    Allowed {
+        package: "quotes-store-pg",
+        may_use: &["quotes-core", "db"],
+        why: "a store knows its domain and the shared PostgreSQL layer",
+    },
+    Allowed {
+        package: "db",
+        may_use: &[],
+        why: "the PostgreSQL layer knows no component",
+    },
+    Allowed {
+        package: "web",
+        may_use: &[],
+        why: "the shell knows no component and no store",
+    },
+    Allowed {
+        package: "quotes-component",
+        may_use: &[
+            "quotes-core",
+            "quotes-store-memory",
+            "quotes-store-pg",
+            "db",
+            "web",
+        ],
+        why: "the quotes component knows its domain, its own stores and the seam",
+    },
+    Allowed {
+        package: "test-support",
+        may_use: &["xtask"],
+        why: "test support reaches the throwaway cluster in xtask",
+    },
+    Allowed {
+        package: "xtask",
+        may_use: &[],
+        why: "automation builds the crates with cargo, it does not link them",
+    },
+];
+
+/// Any crate not named above is a component: it knows the seam and the PostgreSQL layer,
+/// and never another component or its stores.
+const COMPONENT: &[&str] = &["web", "db"];
+
+/// Crates only tests may depend on.
+const TEST_ONLY: &[&str] = &["test-support", "xtask"];
+
+/// The composition root may depend on every crate but the test-only ones.
+const ROOT: &str = "cli";
+
+/// A build of one package with feature flags, and the crates it must not contain, directly
+/// or through others.
+struct Build {
     features: &'static [&'static str],
     forbidden: &'static [&'static str],
     why: &'static str,
 }
 
-const RULES: &[Rule] = &[
-    Rule {
-        package: "quotes-core",
-        features: &[],
-        forbidden: &[
-            "actix-web",
-            "diesel",
-            "tera",
-            "web",
-            "wiki-adapter",
-            "quotes-store-memory",
-            "quotes-store-pg",
-            "cli",
-        ],
-        why: "the domain knows no framework, database or other crate of ours",
-    },
-    Rule {
-        package: "quotes-store-memory",
-        features: &[],
-        forbidden: &[
-            "actix-web",
-            "diesel",
-            "tera",
-            "web",
-            "wiki-adapter",
-            "quotes-store-pg",
-            "cli",
-        ],
-        why: "a store knows only quotes-core",
-    },
-    Rule {
-        package: "quotes-store-pg",
-        features: &[],
-        forbidden: &[
-            "actix-web",
-            "tera",
-            "web",
-            "wiki-adapter",
-            "quotes-store-memory",
-            "cli",
-        ],
-        why: "a store knows only quotes-core",
-    },
-    Rule {
-        package: "web",
-        features: &[],
-        forbidden: &[
-            "diesel",
-            "quotes-store-memory",
-            "quotes-store-pg",
-            "wiki-adapter",
-            "cli",
-        ],
-        why: "the web layer speaks to stores through the QuoteStore trait only",
-    },
-    Rule {
-        package: "wiki-adapter",
-        features: &[],
-        forbidden: &["diesel", "quotes-store-memory", "quotes-store-pg", "cli"],
-        why: "a component knows the traits and web's seam, never a concrete store",
-    },
-    Rule {
-        package: "cli",
-        features: &["--no-default-features", "--features", "store-memory"],
-        forbidden: &["quotes-store-pg", "diesel", "pq-sys", "pq-src", "r2d2"],
+const BUILDS: &[Build] = &[
+    Build {
+        features: &["--no-default-features", "--features", "store-memory,quotes"],
+        forbidden: &["quotes-store-pg", "db", "diesel", "pq-sys", "pq-src", "r2d2"],
         why: "a memory-only build contains no PostgreSQL code",
     },
-    Rule {
-        package: "cli",
-        features: &["--no-default-features", "--features", "store-pg"],
+    Build {
+        features: &["--no-default-features", "--features", "store-pg,quotes"],
         forbidden: &["quotes-store-memory"],
         why: "a PostgreSQL-only build contains no memory store",
     },
+    Build {
+        features: &["--no-default-features", "--features", "store-memory,store-pg"],
+        forbidden: &[
+            "quotes-component",
+            "quotes-core",
+            "quotes-store-memory",
+            "quotes-store-pg",
+        ],
+        why: "a build without the quotes component contains none of its crates",
+    },
 ];
+
+/// A workspace crate and the workspace crates it names as normal dependencies.
+#[derive(Debug, PartialEq)]
+struct Member {
+    name: String,
+    uses: Vec<String>,
+}
+
+/// The workspace's crates from `cargo metadata --no-deps` output.
+fn members(metadata: &Value) -> Result<Vec<Member>> {
+    let packages = metadata["packages"]
+        .as_array()
+        .context("cargo metadata has no packages")?;
+    let names: Vec<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
+    Ok(packages
+        .iter()
+        .filter_map(|p| {
+            let name = p["name"].as_str()?.to_owned();
+            let uses = p["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                // `kind` is null for normal dependencies, "dev" or "build" otherwise.
+                .filter(|d| d["kind"].is_null())
+                .filter_map(|d| d["name"].as_str())
+                .filter(|d| names.contains(d))
+                .map(str::to_owned)
+                .collect();
+            Some(Member { name, uses })
+        })
+        .collect())
+}
+
+/// What `member` may not depend on, each with the rule it breaks.
+fn broken_rules(member: &Member) -> Vec<String> {
+    let (may_use, why): (Vec<&str>, &str) = if member.name == ROOT {
+        (
+            member
+                .uses
+                .iter()
+                .map(String::as_str)
+                .filter(|d| !TEST_ONLY.contains(d))
+                .collect(),
+            "the binary may use every crate but the test-only ones",
+        )
+    } else if let Some(rule) = ALLOWED.iter().find(|a| a.package == member.name) {
+        (rule.may_use.to_vec(), rule.why)
+    } else {
+        (
+            COMPONENT.to_vec(),
+            "a component knows web's seam and the db layer, never another component",
+        )
+    };
+    member
+        .uses
+        .iter()
+        .filter(|d| !may_use.contains(&d.as_str()))
+        .map(|d| format!("{} depends on {d}: {why}", member.name))
+        .collect()
+}
 
 /// The package names in `cargo tree --prefix none` output, one per line.
 fn names(tree: &str) -> Vec<&str> {
@@ -99,8 +176,17 @@ fn names(tree: &str) -> Vec<&str> {
 }
 
 pub fn check(root: &Path) -> Result<()> {
-    let mut broken = Vec::new();
-    for rule in RULES {
+    let metadata = cmd::output(
+        cmd::cargo()
+            .current_dir(root)
+            .args(["metadata", "--format-version", "1", "--no-deps"]),
+    )
+    .context("cargo metadata")?;
+    let metadata: Value = serde_json::from_str(&metadata).context("reading cargo metadata")?;
+    let members = members(&metadata)?;
+    let mut broken: Vec<String> = members.iter().flat_map(broken_rules).collect();
+
+    for build in BUILDS {
         let mut tree = cmd::cargo();
         tree.current_dir(root)
             .args([
@@ -111,22 +197,24 @@ pub fn check(root: &Path) -> Result<()> {
                 "--prefix",
                 "none",
                 "-p",
-                rule.package,
+                ROOT,
             ])
-            .args(rule.features);
-        let out =
-            cmd::output(&mut tree).with_context(|| format!("cargo tree -p {}", rule.package))?;
+            .args(build.features);
+        let out = cmd::output(&mut tree).with_context(|| format!("cargo tree -p {ROOT}"))?;
         let present = names(&out);
-        for bad in rule.forbidden.iter().filter(|f| present.contains(f)) {
+        for bad in build.forbidden.iter().filter(|f| present.contains(f)) {
             broken.push(format!(
-                "{} {} depends on {bad}: {}",
-                rule.package,
-                rule.features.join(" "),
-                rule.why
+                "{ROOT} {} contains {bad}: {}",
+                build.features.join(" "),
+                build.why
             ));
         }
     }
-    println!("    {} dependency rules checked", RULES.len());
+    println!(
+        "    {} crates checked against their allow-lists, {} builds against what they leave out",
+        members.len(),
+        BUILDS.len()
+    );
     if broken.is_empty() {
         return Ok(());
     }
@@ -140,6 +228,13 @@ pub fn check(root: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn member(name: &str, uses: &[&str]) -> Member {
+        Member {
+            name: name.to_owned(),
+            uses: uses.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
     #[test]
     fn reads_package_names_from_cargo_tree() {
         let tree = "web v0.1.0 (/w/crates/web)\nactix-web v4.9.0\nquotes-core v0.1.0 (/w/crates/quotes-core)\n";
@@ -147,17 +242,58 @@ mod tests {
     }
 
     #[test]
-    fn every_rule_names_a_workspace_package() {
+    fn reads_normal_workspace_dependencies_from_cargo_metadata() {
+        let metadata = serde_json::json!({"packages": [
+            {"name": "web", "dependencies": [{"name": "actix-web", "kind": null}]},
+            {"name": "notes", "dependencies": [
+                {"name": "web", "kind": null},
+                {"name": "serde", "kind": null},
+                {"name": "test-support", "kind": "dev"},
+            ]},
+            {"name": "test-support", "dependencies": []},
+        ]});
+        assert_eq!(
+            members(&metadata).unwrap(),
+            vec![
+                member("web", &[]),
+                member("notes", &["web"]),
+                member("test-support", &[]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_crate_is_held_to_the_component_rule() {
+        assert!(broken_rules(&member("notes", &["web", "db"])).is_empty());
+        assert_eq!(
+            broken_rules(&member("notes", &["web", "quotes-store-pg"])),
+            ["notes depends on quotes-store-pg: a component knows web's seam and the db layer, never another component"]
+        );
+    }
+
+    #[test]
+    fn named_crates_follow_their_lists_and_the_root_takes_anything_but_test_support() {
+        assert_eq!(
+            broken_rules(&member("web", &["quotes-core"])),
+            ["web depends on quotes-core: the shell knows no component and no store"]
+        );
+        assert!(broken_rules(&member("cli", &["web", "db", "quotes-component", "notes"])).is_empty());
+        assert_eq!(
+            broken_rules(&member("cli", &["web", "test-support"])),
+            ["cli depends on test-support: the binary may use every crate but the test-only ones"]
+        );
+    }
+
+    #[test]
+    fn every_named_rule_is_a_workspace_package() {
         let root = crate::project_root();
-        for rule in RULES {
-            assert!(
-                root.join("crates")
-                    .join(rule.package)
-                    .join("Cargo.toml")
-                    .is_file(),
-                "{}",
-                rule.package
-            );
+        for rule in ALLOWED {
+            let dir = if rule.package == "xtask" {
+                root.join("xtask")
+            } else {
+                root.join("crates").join(rule.package)
+            };
+            assert!(dir.join("Cargo.toml").is_file(), "{}", rule.package);
         }
     }
 }

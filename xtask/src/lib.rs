@@ -9,6 +9,7 @@ pub mod e2e;
 pub mod manifests;
 pub mod pg;
 pub mod preflight;
+pub mod scaffold;
 pub mod steps;
 pub mod sys;
 pub mod test;

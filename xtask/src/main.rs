@@ -6,7 +6,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use xtask::{bench, deploy, project_root, steps, test};
+use xtask::{bench, deploy, project_root, scaffold, steps, test};
 
 #[derive(Parser)]
 #[command(
@@ -103,6 +103,13 @@ enum Task {
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
         seconds: u64,
     },
+    /// Write a working component crate (page, API, command, settings, store on memory and
+    /// PostgreSQL with a migration, contract suite, tests, a browser scenario) and register
+    /// it; `cargo xtask test` passes without a hand edit.
+    NewComponent {
+        /// Lowercase letters and digits: its crate, feature, URL prefix, settings section.
+        name: String,
+    },
     /// Run a quotes management command against the deployed site, with its settings:
     /// `cargo xtask manage load-quotes my-quotes.txt`.
     Manage {
@@ -117,6 +124,18 @@ enum Task {
         )]
         args: Vec<String>,
     },
+}
+
+fn new_component(root: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    for path in scaffold::new_component(root, name)? {
+        let shown = path.strip_prefix(root).unwrap_or(&path);
+        println!("    wrote {}", shown.display());
+    }
+    println!(
+        "the {name} component is registered: `cargo run -p cli -- serve` serves /{name}, \
+         `cargo xtask test` tests it; docs/components.md says what to change next"
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -154,6 +173,7 @@ fn main() -> ExitCode {
         Task::Stop { place } => deploy::stop(&root, place.dir.as_deref()),
         Task::Bench { seconds } => bench::run(&root, seconds),
         Task::Manage { place, args } => deploy::manage(&root, place.dir.as_deref(), &args),
+        Task::NewComponent { name } => new_component(&root, &name),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

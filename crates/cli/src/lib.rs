@@ -15,6 +15,7 @@ use web::BuildInfo;
 /// What this binary was built from.
 pub fn build_info() -> BuildInfo {
     BuildInfo {
+        name: "quotes",
         version: env!("CARGO_PKG_VERSION"),
         commit: env!("QUOTES_GIT_COMMIT").to_owned(),
     }

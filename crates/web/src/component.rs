@@ -2,7 +2,7 @@
 //!
 //! A component comes in two parts, as a Django app has its `AppConfig` and its views:
 //! - [`Component`], what the registry in `cli` lists: a name, the management commands and
-//!   `serve` options it adds (known before settings are read, so `quotes --help` always
+//!   `serve` options it adds (known before settings are read, so `--help` always
 //!   works), and [`Component::start`], which reads its settings section, opens its store on
 //!   the site's backend and returns the running part;
 //! - [`Running`], what the site serves: routes under the component's prefix, templates,
@@ -10,8 +10,8 @@
 //!
 //! Everything but a name and `start` has a default, so a small component stays small.
 //! Migrations: a component's PostgreSQL store registers its embedded migrations with the
-//! shared `db::Database` (a [`Context::resource`]) when `start` makes it, so `quotes migrate`
-//! applies every started component's migrations in one run.
+//! shared `db::Database` (a [`Context::resource`]) when `start` makes it, so the `migrate`
+//! command applies every started component's migrations in one run.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -108,13 +108,13 @@ impl Context<'_> {
         self.backend
     }
 
-    /// The component's own settings section (`[quotes]`, set by `QUOTES__QUOTES__KEY`
+    /// The component's own settings section (`[wiki]`, set by `QUOTES__WIKI__KEY`
     /// variables too), or `T::default()` when the section is absent. Give `T`
     /// `#[serde(default, deny_unknown_fields)]` so that a misspelt key is an error that
     /// names it.
     pub fn settings<T: DeserializeOwned + Default>(&self) -> anyhow::Result<T> {
         // Through the whole tree rather than `Config::get`, so that an error names the
-        // field (`quotes.per_page`), not only the section.
+        // field (`wiki.page_size`), not only the section.
         let section = SectionOf::<T> {
             name: self.component,
             wanted: PhantomData,
@@ -209,18 +209,18 @@ pub trait Component: Send + Sync + 'static {
     /// (`/static/<name>/…`), settings section (`[<name>]`) and table prefix.
     fn name(&self) -> &'static str;
 
-    /// Management commands it adds to `quotes` (run by [`Running::run_command`]).
+    /// Management commands it adds to the binary (run by [`Running::run_command`]).
     fn commands(&self) -> Vec<clap::Command> {
         Vec::new()
     }
 
-    /// Options it adds to `quotes serve` (read by [`Running::prepare`]).
+    /// Options it adds to the `serve` command (read by [`Running::prepare`]).
     fn serve_args(&self) -> Vec<clap::Arg> {
         Vec::new()
     }
 
     /// Reads the settings and opens the store on `ctx.backend()`. Must not wait for a
-    /// database: `quotes serve` waits afterwards, for every component at once.
+    /// database: `serve` waits afterwards, for every component at once.
     fn start(&self, ctx: &mut Context<'_>) -> anyhow::Result<Box<dyn Running>>;
 }
 
@@ -263,7 +263,7 @@ pub trait Running: Send + Sync + 'static {
         None
     }
 
-    /// Runs before `quotes serve` binds, with its options (see [`Component::serve_args`]).
+    /// Runs before the `serve` command binds, with its options (see [`Component::serve_args`]).
     fn prepare(&self, args: &clap::ArgMatches, ctx: &CommandContext<'_>) -> anyhow::Result<()> {
         let _ = (args, ctx);
         Ok(())
@@ -355,7 +355,7 @@ impl StaticFile {
 type Apply = Box<dyn FnOnce(&mut ServiceConfig)>;
 
 /// A component's routes, each under its prefix: `/<name>`, `/<name>/…`, `/api/<name>…`,
-/// or the home page `/`. Paths are actix patterns (`/quotes/{id}`); two components claiming
+/// or the home page `/`. Paths are actix patterns (`/wiki/{path}`); two components claiming
 /// one stop start-up with a message naming both.
 pub struct Routes {
     pub(crate) claims: Vec<String>,

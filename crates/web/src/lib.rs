@@ -1,5 +1,5 @@
 //! web: the HTTP shell and the component seam. It serves a [`Site`] made of components
-//! (the quotes pages, the wiki, accounts, …): the layout and the macros any component may
+//! (a wiki, accounts, an admin, …): the layout and the macros any component may
 //! use, error pages, security headers, request ids and the request log, `/healthz`,
 //! `/readyz` and static files.
 //!

@@ -11,6 +11,8 @@ use crate::Component;
 /// What the binary was built from, shown by `/healthz` and in the footer.
 #[derive(Debug, Clone)]
 pub struct BuildInfo {
+    /// The site's name, in the layout's header and titles.
+    pub name: &'static str,
     pub version: &'static str,
     pub commit: String,
 }

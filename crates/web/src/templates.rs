@@ -85,7 +85,7 @@ impl Templates {
             tera,
             parts: site.parts.clone(),
             site: SiteContext {
-                name: "quotes",
+                name: site.info.name,
                 version: site.info.version.to_owned(),
                 commit: site.info.commit.clone(),
                 stylesheets,
@@ -123,7 +123,7 @@ impl Templates {
     }
 }
 
-/// Escapes what HTML text and quoted attributes need. Tera's default also escapes `/`,
+/// Escapes what HTML text and attribute values need. Tera's default also escapes `/`,
 /// which only makes links unreadable in the page source.
 fn escape_html(input: &str) -> String {
     let mut out = String::with_capacity(input.len() + input.len() / 8);

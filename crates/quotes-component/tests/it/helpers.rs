@@ -80,6 +80,7 @@ impl TestApp {
 
 pub fn info() -> BuildInfo {
     BuildInfo {
+        name: "quotes",
         version: "9.9.9",
         commit: "abc123".into(),
     }

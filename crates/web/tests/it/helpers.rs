@@ -38,6 +38,7 @@ impl TestApp {
 
 pub fn info() -> BuildInfo {
     BuildInfo {
+        name: "site",
         version: "9.9.9",
         commit: "abc123".into(),
     }
