@@ -110,6 +110,10 @@ enum Task {
         /// Lowercase letters and digits: its crate, feature, URL prefix, settings section.
         name: String,
     },
+    /// Only the `new component` step of `test`: scaffold into a copy and test it there
+    /// (needs TEST_DATABASE_URL, CHROME_BIN and CHROMEDRIVER_BIN).
+    #[command(hide = true)]
+    CheckNewComponent,
     /// Run a quotes management command against the deployed site, with its settings:
     /// `cargo xtask manage load-quotes my-quotes.txt`.
     Manage {
@@ -174,6 +178,16 @@ fn main() -> ExitCode {
         Task::Bench { seconds } => bench::run(&root, seconds),
         Task::Manage { place, args } => deploy::manage(&root, place.dir.as_deref(), &args),
         Task::NewComponent { name } => new_component(&root, &name),
+        Task::CheckNewComponent => {
+            let env: Vec<(&str, std::ffi::OsString)> =
+                ["TEST_DATABASE_URL", "CHROME_BIN", "CHROMEDRIVER_BIN"]
+                    .into_iter()
+                    .filter_map(|k| Some((k, std::env::var_os(k)?)))
+                    .collect();
+            let env: Vec<(&str, &std::ffi::OsStr)> =
+                env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+            scaffold::check(&root, &env)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,13 +5,18 @@
 //! dependencies, the cli's features and dependency, `registry.rs` and the acceptance suite.
 
 use std::{
+    ffi::OsStr,
     fs,
+    os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
+    process::Command,
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::{bail, ensure, Context, Result};
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item};
+
+use crate::cmd;
 
 /// Each template file and where it goes, relative to the workspace root; `__name__`,
 /// `__Name__`, `__NAME__` and `__version__` are replaced in both.
@@ -80,7 +85,8 @@ const REGISTRY: &str = "crates/cli/src/registry.rs";
 const REGISTRY_MARK: &str = "// `cargo xtask new-component NAME` adds its line above this one.";
 const ACCEPTANCE: &str = "crates/cli/tests/acceptance/main.rs";
 const ACCEPTANCE_MODS_AFTER: &str = "mod scenarios;\n";
-const ACCEPTANCE_MARK: &str = "// `cargo xtask new-component NAME` adds its scenario above this line.";
+const ACCEPTANCE_MARK: &str =
+    "// `cargo xtask new-component NAME` adds its scenario above this line.";
 
 /// Names a component may not take: the site's own paths, and the workspace's crates and
 /// features.
@@ -156,8 +162,12 @@ pub fn new_component(root: &Path, name: &str) -> Result<Vec<PathBuf>> {
     // the tree untouched.
     let workspace = edit_workspace(&read(root, "Cargo.toml")?, &names)?;
     let cli = edit_cli(&read(root, "crates/cli/Cargo.toml")?, &names)?;
-    let registry = insert_before(&read(root, REGISTRY)?, REGISTRY_MARK, &registry_line(&names))
-        .with_context(|| format!("registering in {REGISTRY}"))?;
+    let registry = insert_before(
+        &read(root, REGISTRY)?,
+        REGISTRY_MARK,
+        &registry_line(&names),
+    )
+    .with_context(|| format!("registering in {REGISTRY}"))?;
     let acceptance = edit_acceptance(&read(root, ACCEPTANCE)?, &names)
         .with_context(|| format!("adding the scenario to {ACCEPTANCE}"))?;
 
@@ -181,6 +191,13 @@ pub fn new_component(root: &Path, name: &str) -> Result<Vec<PathBuf>> {
         fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         touched.push(path);
     }
+    // The templates' line breaks and import order depend on the name's length and letters.
+    cmd::stream(
+        cmd::cargo()
+            .current_dir(root)
+            .args(["fmt", "-p", &names.name, "-p", "cli"]),
+    )
+    .context("formatting the new crate")?;
     Ok(touched)
 }
 
@@ -201,7 +218,11 @@ fn insert_before(text: &str, mark: &str, insert: &str) -> Result<String> {
         bail!("the line {mark:?} is missing");
     };
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    Ok(format!("{}{insert}{}", &text[..line_start], &text[line_start..]))
+    Ok(format!(
+        "{}{insert}{}",
+        &text[..line_start],
+        &text[line_start..]
+    ))
 }
 
 fn edit_acceptance(text: &str, names: &Names) -> Result<String> {
@@ -278,6 +299,96 @@ fn edit_cli(text: &str, names: &Names) -> Result<String> {
     Ok(doc.to_string())
 }
 
+/// The name `cargo xtask test` scaffolds to prove the scaffold.
+const CHECK_NAME: &str = "notes";
+
+/// For `cargo xtask test`: scaffolds a component into a copy of the workspace and checks
+/// that the copy is formatted, lint-free and passes the new crate's tests and the cli's
+/// (the browser scenario included), with no hand edit. The copy shares the target
+/// directory, so only our crates compile again: its workspace version differs, which gives
+/// every crate of the copy artifacts of its own (cargo hashes a workspace member by its path
+/// inside the workspace, so an unchanged version would share, and spoil, ours). `env` is
+/// what the tests need (the database, the browser).
+pub fn check(root: &Path, env: &[(&str, &OsStr)]) -> Result<()> {
+    let copy = std::env::temp_dir().join(format!("quotes-new-component-{}", std::process::id()));
+    let result = check_in(root, &copy, env);
+    let _ = fs::remove_dir_all(&copy);
+    // The copy's `quotes` was linked to target/debug/quotes; ours is linked again at its
+    // next build.
+    let _ = fs::remove_file(crate::target_dir(root).join("debug/quotes"));
+    result
+}
+
+fn check_in(root: &Path, copy: &Path, env: &[(&str, &OsStr)]) -> Result<()> {
+    copy_worktree(root, copy)?;
+    let manifest = copy.join("Cargo.toml");
+    let mut doc: DocumentMut = fs::read_to_string(&manifest)?.parse()?;
+    let version = doc["workspace"]["package"]["version"]
+        .as_str()
+        .context("Cargo.toml has no workspace.package.version")?
+        .to_owned();
+    doc["workspace"]["package"]["version"] = value(format!("{version}-new-component-check"));
+    fs::write(&manifest, doc.to_string())?;
+    let written = new_component(copy, CHECK_NAME)?;
+    println!(
+        "    scaffolded {CHECK_NAME} into a copy of the workspace ({} files written or changed)",
+        written.len()
+    );
+    let target = crate::target_dir(root);
+    let cargo = |args: &[&str]| -> Result<()> {
+        let mut c = cmd::cargo();
+        c.current_dir(copy)
+            .env("CARGO_TARGET_DIR", &target)
+            .args(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        cmd::stream(&mut c)
+            .with_context(|| format!("in the scaffolded copy: cargo {}", args.join(" ")))
+    };
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&[
+        "clippy",
+        "-p",
+        CHECK_NAME,
+        "-p",
+        "cli",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&["test", "-p", CHECK_NAME])?;
+    cargo(&["test", "-p", "cli", "--test", "it"])?;
+    cargo(&["test", "-p", "cli", "--test", "acceptance", CHECK_NAME])
+}
+
+/// Copies the files git tracks or would track (the work tree as it is, edits included).
+fn copy_worktree(root: &Path, copy: &Path) -> Result<()> {
+    let listing = cmd::output_bytes(Command::new("git").current_dir(root).args([
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+    ]))
+    .context("listing the work tree's files")?;
+    for path in listing.split(|&b| b == 0).filter(|p| !p.is_empty()) {
+        let path = Path::new(OsStr::from_bytes(path));
+        let from = root.join(path);
+        // A tracked file deleted in the work tree is not part of it.
+        if !from.is_file() {
+            continue;
+        }
+        let to = copy.join(path);
+        if let Some(dir) = to.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        fs::copy(&from, &to).with_context(|| format!("copying {}", from.display()))?;
+    }
+    Ok(())
+}
+
 /// diesel's migration folder prefix for `now`, in UTC: `2026-11-29-093000`.
 fn migration_version(now: SystemTime) -> String {
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -316,7 +427,15 @@ mod tests {
             (n.type_name.as_str(), n.upper.as_str()),
             ("Notes2", "NOTES2")
         );
-        for bad in ["", "Notes", "my-notes", "2notes", "static", "web", "quotesplus"] {
+        for bad in [
+            "",
+            "Notes",
+            "my-notes",
+            "2notes",
+            "static",
+            "web",
+            "quotesplus",
+        ] {
             assert!(Names::new(bad, "v".into()).is_err(), "{bad}");
         }
     }
@@ -339,14 +458,23 @@ mod tests {
             after.contains(r#"store-memory = ["quotes-component?/memory", "notes?/memory"]"#),
             "{after}"
         );
-        assert!(after.contains(r#"store-pg = ["dep:db", "notes?/pg"]"#), "{after}");
-        assert!(after.contains(r#"components = ["quotes", "notes"]"#), "{after}");
+        assert!(
+            after.contains(r#"store-pg = ["dep:db", "notes?/pg"]"#),
+            "{after}"
+        );
+        assert!(
+            after.contains(r#"components = ["quotes", "notes"]"#),
+            "{after}"
+        );
         assert!(after.contains(r#"notes = ["dep:notes"]"#), "{after}");
         assert!(
             after.contains(r#"notes = { workspace = true, optional = true }"#),
             "{after}"
         );
-        assert!(edit_cli(&after, &names).is_err(), "a second time is refused");
+        assert!(
+            edit_cli(&after, &names).is_err(),
+            "a second time is refused"
+        );
     }
 
     #[test]

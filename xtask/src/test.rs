@@ -4,14 +4,11 @@
 //! There are no switches to skip the database or the browser: a test run without them would
 //! pass while proving nothing about them.
 
-use std::{env, path::Path};
+use std::{env, ffi::OsStr, path::Path};
 
 use anyhow::{bail, Result};
 
-use crate::{cmd, deps, e2e, manifests, pg, preflight, steps::Steps, tidy};
-
-/// Where the acceptance suite will live; until it does, its step is skipped with a note.
-const ACCEPTANCE_DIR: &str = "crates/cli/tests/acceptance";
+use crate::{cmd, deps, e2e, manifests, pg, preflight, scaffold, steps::Steps, tidy};
 
 pub fn run(root: &Path) -> Result<()> {
     let mut steps = Steps::new("test");
@@ -67,46 +64,56 @@ fn run_steps(root: &Path, steps: &mut Steps) -> Result<()> {
         (None, None) => bail!("no PostgreSQL server programs and no TEST_DATABASE_URL"),
     })?;
 
+    let test_env: [(&str, &OsStr); 3] = [
+        ("TEST_DATABASE_URL", database_url.as_ref()),
+        ("CHROME_BIN", tools.chrome.as_os_str()),
+        ("CHROMEDRIVER_BIN", tools.chromedriver.as_os_str()),
+    ];
     let cargo_test = |args: &[&str]| -> Result<()> {
         let mut test = cmd::cargo();
         test.current_dir(root)
             .arg("test")
             .args(args)
             .arg("--no-fail-fast")
-            .env("TEST_DATABASE_URL", &database_url)
-            .env("CHROME_BIN", &tools.chrome)
-            .env("CHROMEDRIVER_BIN", &tools.chromedriver);
+            .envs(test_env);
         cmd::stream(&mut test)
     };
+    let cli_with = |features: &str| -> Result<()> {
+        cargo_test(&[
+            "-p",
+            "cli",
+            "--no-default-features",
+            "--features",
+            features,
+            "--lib",
+            "--bins",
+            "--test",
+            "it",
+        ])
+    };
+    let components = deps::cli_components(root)?;
     steps.run("test workspace", || {
         cargo_test(&["--workspace", "--exclude", "cli"])
     })?;
     steps.run("test cli", || {
         cargo_test(&["-p", "cli", "--lib", "--bins", "--test", "it"])
     })?;
-    // Each store alone: the build compiles, and the cli's tests pass, with the other left out.
+    // Each store alone, with every component: the build compiles, and the cli's tests pass,
+    // with the other store left out.
     for store in ["store-memory", "store-pg"] {
         steps.run(&format!("test cli with {store} only"), || {
-            cargo_test(&[
-                "-p",
-                "cli",
-                "--no-default-features",
-                "--features",
-                store,
-                "--lib",
-                "--bins",
-                "--test",
-                "it",
-            ])
+            cli_with(&format!("{store},components"))
         })?;
     }
-    if root.join(ACCEPTANCE_DIR).is_dir() {
-        steps.run("acceptance", || {
-            cargo_test(&["-p", "cli", "--test", "acceptance"])
-        })?;
-    } else {
-        steps.skip("acceptance", &format!("no suite yet ({ACCEPTANCE_DIR})"));
-    }
+    // A component removed: the site serves whatever is left.
+    steps.run("test cli without the quotes component", || {
+        cli_with(&deps::without_quotes(&components))
+    })?;
+    steps.run("acceptance", || {
+        cargo_test(&["-p", "cli", "--test", "acceptance"])
+    })?;
+    // A component added: the scaffold's output passes with no hand edit.
+    steps.run("new component", || scaffold::check(root, &test_env))?;
     // Last: it builds the release binary, the slowest build of all, and needs nothing above.
     steps.run("deploy end to end", || e2e::run(root))?;
     Ok(())
