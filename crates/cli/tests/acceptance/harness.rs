@@ -727,6 +727,20 @@ impl Browser {
         value.json().as_str().unwrap_or_default().to_owned()
     }
 
+    /// How many pixels the page is wider than the window (0 when nothing scrolls sideways).
+    pub async fn overflow_x(&self) -> i64 {
+        let value = must(
+            self.driver
+                .execute(
+                    "const e = document.documentElement; return e.scrollWidth - e.clientWidth",
+                    Vec::new(),
+                )
+                .await,
+            "measuring the page's width",
+        );
+        value.json().as_i64().unwrap_or(i64::MAX)
+    }
+
     pub async fn title(&self) -> String {
         must(self.driver.title().await, "reading the title")
     }

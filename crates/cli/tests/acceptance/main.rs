@@ -90,5 +90,7 @@ scenarios! {
     scenarios::unknown_address_shows_404_with_a_way_home(SUN_TZU);
     #[cfg(feature = "quotes")]
     scenarios::stylesheet_applies_and_console_stays_clean(SUN_TZU);
+    #[cfg(feature = "quotes")]
+    scenarios::long_words_wrap_instead_of_scrolling_sideways(LONG_WORDS);
     // `cargo xtask new-component NAME` adds its scenario above this line.
 }

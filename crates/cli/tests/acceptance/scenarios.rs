@@ -17,6 +17,28 @@ pub const MARKUP: Fixture = Fixture::Quote {
     author: "Mallory <em>the Tester</em> (Notes & <i>Queries</i>)",
 };
 
+/// One quote with words far wider than any window: a URL-like text, a long author and source.
+pub const LONG_WORDS: Fixture = Fixture::Quote {
+    text: concat!(
+        "Supercalifragilisticexpialidocious",
+        "Pneumonoultramicroscopicsilicovolcanoconiosis",
+        "Hippopotomonstrosesquippedaliophobia",
+        "Floccinaucinihilipilification",
+        "Antidisestablishmentarianism",
+        "Pseudopseudohypoparathyroidism",
+        " and the same again: ",
+        "Supercalifragilisticexpialidocious",
+        "Pneumonoultramicroscopicsilicovolcanoconiosis",
+        "Hippopotomonstrosesquippedaliophobia",
+        "Floccinaucinihilipilification",
+    ),
+    author: concat!(
+        "SunTzuTheGeneralOfWuWhoseNameIsWrittenWithoutSpacesSoThatItCannotWrap",
+        "AtAnySpaceAndGoesOnAndOnAndOn (TheArtOfWarInOneVeryLongUnbrokenTitle",
+        "ThatGoesOnAndOnAndOnAndOnAndOn)"
+    ),
+};
+
 /// A page size small enough that the fixtures span at least three pages.
 const PER_PAGE: usize = 5;
 
@@ -264,4 +286,22 @@ pub async fn stylesheet_applies_and_console_stays_clean(_api: Api, b: Browser) {
     errors.extend(b.console_errors().await);
 
     assert!(errors.is_empty(), "console errors:\n{}", errors.join("\n"));
+}
+
+/// 6. A quote of words too long for any line wraps on the longest page instead of making it
+/// scroll sideways.
+pub async fn long_words_wrap_instead_of_scrolling_sideways(api: Api, b: Browser) {
+    assert_eq!(api.quotes().await.len(), 1);
+    for page in ["/quotes?per_page=1000", "/quotes/1", "/"] {
+        b.goto(page).await;
+        assert_eq!(
+            b.count("figure.quote").await,
+            if page == "/quotes?per_page=1000" {
+                2
+            } else {
+                1
+            }
+        );
+        assert_eq!(b.overflow_x().await, 0, "{page} scrolls sideways");
+    }
 }
