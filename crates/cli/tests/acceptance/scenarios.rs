@@ -288,8 +288,8 @@ pub async fn stylesheet_applies_and_console_stays_clean(_api: Api, b: Browser) {
     assert!(errors.is_empty(), "console errors:\n{}", errors.join("\n"));
 }
 
-/// 6. A quote of words too long for any line wraps on the longest page instead of making it
-/// scroll sideways.
+/// 6. Words too long for any line wrap, on the longest page too, instead of scrolling
+///    sideways.
 pub async fn long_words_wrap_instead_of_scrolling_sideways(api: Api, b: Browser) {
     assert_eq!(api.quotes().await.len(), 1);
     for page in ["/quotes?per_page=1000", "/quotes/1", "/"] {
