@@ -84,26 +84,98 @@ const FILES: &[(&str, &str)] = &[
 const REGISTRY: &str = "crates/cli/src/registry.rs";
 const REGISTRY_MARK: &str = "// `cargo xtask new-component NAME` adds its line above this one.";
 const ACCEPTANCE: &str = "crates/cli/tests/acceptance/main.rs";
-const ACCEPTANCE_MODS_AFTER: &str = "mod scenarios;\n";
+const ACCEPTANCE_MODS_AFTER: &str = "mod harness;\n";
 const ACCEPTANCE_MARK: &str =
     "// `cargo xtask new-component NAME` adds its scenario above this line.";
 
-/// Names a component may not take: the site's own paths, and the workspace's crates and
-/// features.
+/// Names a component may not take: the site's own (`web::RESERVED_NAMES`: paths and
+/// settings sections; a test keeps the two lists in step), the workspace's crates and
+/// features, the acceptance suite's modules, Rust's keywords and built-in crates.
 const TAKEN: &[&str] = &[
+    // web::RESERVED_NAMES
     "static",
     "api",
     "healthz",
     "readyz",
     "favicon",
     "metrics",
+    "server",
+    "store",
+    "database",
+    "log",
+    "components",
+    // the workspace
     "cli",
     "web",
     "db",
     "xtask",
-    "components",
     "default",
+    "harness",
+    "scenarios",
+    "main",
+    "memory",
+    "postgres",
+    "pg",
+    "contract",
+    // Rust
+    "std",
+    "core",
+    "alloc",
+    "test",
+    "as",
+    "async",
+    "await",
+    "abstract",
+    "become",
+    "box",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "do",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "final",
+    "fn",
+    "for",
+    "gen",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "macro",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "override",
+    "priv",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "try",
+    "type",
+    "typeof",
+    "unsafe",
+    "unsized",
+    "use",
+    "virtual",
+    "where",
+    "while",
+    "yield",
 ];
+
+/// PostgreSQL cuts names at 63 bytes; `<name>_items` and its constraints must fit.
+const MAX_NAME: usize = 30;
 
 /// What a new component is called in its code and files.
 #[derive(Debug, PartialEq)]
@@ -128,7 +200,12 @@ impl Names {
         );
         ensure!(
             !TAKEN.contains(&name) && !name.starts_with("quotes") && !name.starts_with("store"),
-            "{name} is taken by the site or the workspace; pick another name"
+            "{name} is taken by the site, the workspace or Rust; pick another name"
+        );
+        ensure!(
+            name.len() <= MAX_NAME,
+            "a component name has at most {MAX_NAME} characters, not {}",
+            name.len()
         );
         let mut type_name = name.to_owned();
         type_name[..1].make_ascii_uppercase();
@@ -152,12 +229,14 @@ impl Names {
 /// written and changed.
 pub fn new_component(root: &Path, name: &str) -> Result<Vec<PathBuf>> {
     let names = Names::new(name, migration_version(SystemTime::now()))?;
-    let crate_dir = root.join("crates").join(&names.name);
-    ensure!(
-        !crate_dir.exists(),
-        "{} exists already; remove it or pick another name",
-        crate_dir.display()
-    );
+    for (path, _) in FILES {
+        let path = root.join(names.fill(path));
+        ensure!(
+            !path.exists(),
+            "{} exists already; remove it or pick another name",
+            path.display()
+        );
+    }
     // Read everything that will change first, so that a file we cannot register in leaves
     // the tree untouched.
     let workspace = edit_workspace(&read(root, "Cargo.toml")?, &names)?;
@@ -192,12 +271,17 @@ pub fn new_component(root: &Path, name: &str) -> Result<Vec<PathBuf>> {
         touched.push(path);
     }
     // The templates' line breaks and import order depend on the name's length and letters.
+    let rust: Vec<&PathBuf> = touched
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
     cmd::stream(
-        cmd::cargo()
+        Command::new("rustfmt")
             .current_dir(root)
-            .args(["fmt", "-p", &names.name, "-p", "cli"]),
+            .args(["--edition", "2021"])
+            .args(&rust),
     )
-    .context("formatting the new crate")?;
+    .context("formatting the new files")?;
     Ok(touched)
 }
 
@@ -207,7 +291,7 @@ fn read(root: &Path, path: &str) -> Result<String> {
 
 fn registry_line(names: &Names) -> String {
     format!(
-        "        #[cfg(feature = \"{0}\")]\n        Box::new({0}::{1}),\n",
+        "        #[cfg(feature = \"{0}\")]\n        Box::new({0}::{1}Component),\n",
         names.name, names.type_name
     )
 }
@@ -312,7 +396,16 @@ const CHECK_NAME: &str = "notes";
 pub fn check(root: &Path, env: &[(&str, &OsStr)]) -> Result<()> {
     let copy = std::env::temp_dir().join(format!("quotes-new-component-{}", std::process::id()));
     let result = check_in(root, &copy, env);
-    let _ = fs::remove_dir_all(&copy);
+    match &result {
+        Ok(()) => {
+            let _ = fs::remove_dir_all(&copy);
+        }
+        // The browser's screenshots and the servers' logs are in the copy's target/.
+        Err(_) => println!(
+            "    the scaffolded copy stays for a look: {}",
+            copy.display()
+        ),
+    }
     // The copy's `quotes` was linked to target/debug/quotes; ours is linked again at its
     // next build.
     let _ = fs::remove_file(crate::target_dir(root).join("debug/quotes"));
@@ -347,6 +440,21 @@ fn check_in(root: &Path, copy: &Path, env: &[(&str, &OsStr)]) -> Result<()> {
             .with_context(|| format!("in the scaffolded copy: cargo {}", args.join(" ")))
     };
     cargo(&["fmt", "--all", "--", "--check"])?;
+    crate::deps::check(copy)?;
+    // Each backend alone, as the single-store builds of the site compile it.
+    for backend in ["memory", "pg"] {
+        cargo(&[
+            "clippy",
+            "-p",
+            CHECK_NAME,
+            "--no-default-features",
+            "--features",
+            backend,
+            "--",
+            "-D",
+            "warnings",
+        ])?;
+    }
     cargo(&[
         "clippy",
         "-p",
@@ -427,16 +535,38 @@ mod tests {
             (n.type_name.as_str(), n.upper.as_str()),
             ("Notes2", "NOTES2")
         );
+        let long = "n".repeat(MAX_NAME + 1);
         for bad in [
             "",
             "Notes",
             "my-notes",
             "2notes",
             "static",
+            "database",
             "web",
             "quotesplus",
+            "type",
+            "core",
+            "harness",
+            &long,
         ] {
             assert!(Names::new(bad, "v".into()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_sites_reserved_names_are_taken() {
+        let site =
+            std::fs::read_to_string(crate::project_root().join("crates/web/src/site.rs")).unwrap();
+        let list = &site[site.find("RESERVED_NAMES").unwrap()..];
+        let list = &list[list.find('[').unwrap()..list.find("];").unwrap()];
+        let reserved: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
+        assert!(reserved.len() > 5, "read {reserved:?}");
+        for name in reserved {
+            assert!(
+                TAKEN.contains(&name),
+                "{name} is reserved by web but not here"
+            );
         }
     }
 
@@ -484,7 +614,7 @@ mod tests {
         let out = insert_before(registry, REGISTRY_MARK, &registry_line(&names)).unwrap();
         assert_eq!(
             out,
-            "    vec![\n        Box::new(a::A),\n        #[cfg(feature = \"notes\")]\n        Box::new(notes::Notes),\n        // `cargo xtask new-component NAME` adds its line above this one.\n    ]\n"
+            "    vec![\n        Box::new(a::A),\n        #[cfg(feature = \"notes\")]\n        Box::new(notes::NotesComponent),\n        // `cargo xtask new-component NAME` adds its line above this one.\n    ]\n"
         );
         assert!(insert_before("no mark", REGISTRY_MARK, "x").is_err());
     }

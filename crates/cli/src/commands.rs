@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use web::clap::parser::ValueSource;
 use web::clap::ArgMatches;
 use web::{CommandContext, Component, ServerOptions, Site};
 
@@ -15,23 +16,39 @@ use crate::stores::{self, OpenBackend};
 /// The commands the binary has whatever its components.
 pub const SITE_COMMANDS: [&str; 4] = ["serve", "migrate", "wait-for-db", "help"];
 
-/// Checks that no two components (or a component and the site) add one command, so that
-/// clap never sees a duplicate.
+/// Checks that no two components (or a component and the site) add one command or one
+/// `serve` option, so that clap never sees a duplicate.
 pub fn check_commands(installed: &[Box<dyn Component>]) -> anyhow::Result<()> {
-    let mut owners: Vec<(String, &str)> = SITE_COMMANDS
+    let mut commands: Vec<(String, String)> = SITE_COMMANDS
         .iter()
-        .map(|c| ((*c).to_owned(), "the site"))
+        .map(|c| ((*c).to_owned(), "the site".to_owned()))
+        .collect();
+    let mut options: Vec<(String, String)> = ["help", "version"]
+        .iter()
+        .map(|o| ((*o).to_owned(), "the site".to_owned()))
         .collect();
     for component in installed {
+        let this = format!("the {} component", component.name());
         for command in component.commands() {
             let name = command.get_name().to_owned();
-            if let Some((_, owner)) = owners.iter().find(|(n, _)| *n == name) {
-                bail!(
-                    "{owner} and the {} component both add the command {name}",
-                    component.name()
-                );
+            if let Some((_, owner)) = commands.iter().find(|(n, _)| *n == name) {
+                bail!("{owner} and {this} both add the command {name}");
             }
-            owners.push((name, component.name()));
+            commands.push((name, this.clone()));
+        }
+        for arg in component.serve_args() {
+            let names = [Some(arg.get_id().as_str()), arg.get_long()];
+            for name in names.into_iter().flatten() {
+                if let Some((_, owner)) = options.iter().find(|(n, _)| n == name) {
+                    bail!("{owner} and {this} both add the option --{name} to serve");
+                }
+            }
+            options.push((arg.get_id().as_str().to_owned(), this.clone()));
+            if let Some(long) = arg.get_long() {
+                if long != arg.get_id().as_str() {
+                    options.push((long.to_owned(), this.clone()));
+                }
+            }
         }
     }
     Ok(())
@@ -51,8 +68,13 @@ pub fn assemble(
     settings: &Settings,
     installed: &[Box<dyn Component>],
 ) -> anyhow::Result<(Site, OpenBackend)> {
-    for name in settings.components.keys() {
+    for (name, on) in &settings.components {
         if !installed.iter().any(|c| c.name() == name) {
+            // One settings file may serve builds with and without a component.
+            if !on {
+                tracing::warn!(component = %name, "[components] switches off a component this build does not have");
+                continue;
+            }
             let have: Vec<_> = installed.iter().map(|c| c.name()).collect();
             bail!(
                 "[components] names {name}, which this build does not have (it has: {})",
@@ -77,6 +99,8 @@ pub fn assemble(
     if !settings.server.templates_dir.is_empty() {
         override_templates(&mut site, Path::new(&settings.server.templates_dir))?;
     }
+    // A broken template stops start-up here, before anything waits for a database.
+    site.check_templates()?;
     Ok((site, backend))
 }
 
@@ -172,6 +196,20 @@ pub async fn cmd_serve(
     installed: Vec<Box<dyn Component>>,
     args: ArgMatches,
 ) -> anyhow::Result<()> {
+    for component in &installed {
+        if settings.component_enabled(component.name()) {
+            continue;
+        }
+        for arg in component.serve_args() {
+            if args.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine) {
+                bail!(
+                    "--{} belongs to the {1} component, which the settings switch off ([components] {1} = false)",
+                    arg.get_long().unwrap_or(arg.get_id().as_str()),
+                    component.name()
+                );
+            }
+        }
+    }
     let prepared = {
         let settings = settings.clone();
         actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<(Site, OpenBackend)> {
@@ -203,4 +241,74 @@ pub async fn cmd_serve(
     server.await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use web::clap::{Arg, Command};
+    use web::{Context, Running};
+
+    use super::*;
+
+    /// A component that adds what the test gives it, and never starts.
+    struct Adds(&'static str, Vec<Command>, Vec<Arg>);
+
+    impl Component for Adds {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn commands(&self) -> Vec<Command> {
+            self.1.clone()
+        }
+        fn serve_args(&self) -> Vec<Arg> {
+            self.2.clone()
+        }
+        fn start(&self, _: &mut Context<'_>) -> anyhow::Result<Box<dyn Running>> {
+            anyhow::bail!("not for this test")
+        }
+    }
+
+    fn check(components: Vec<Adds>) -> Result<(), String> {
+        let installed: Vec<Box<dyn Component>> = components
+            .into_iter()
+            .map(|c| Box::new(c) as Box<dyn Component>)
+            .collect();
+        check_commands(&installed).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_command_or_serve_option_added_twice_names_both_owners() {
+        let cmd = |n: &'static str| Command::new(n);
+        let opt = |n: &'static str| Arg::new(n).long(n);
+        assert_eq!(
+            check(vec![Adds("one", vec![cmd("migrate")], vec![])]),
+            Err("the site and the one component both add the command migrate".into())
+        );
+        assert_eq!(
+            check(vec![
+                Adds("one", vec![cmd("import")], vec![]),
+                Adds("two", vec![cmd("import")], vec![]),
+            ]),
+            Err("the one component and the two component both add the command import".into())
+        );
+        assert_eq!(
+            check(vec![
+                Adds("one", vec![], vec![opt("load")]),
+                Adds("two", vec![], vec![opt("load")]),
+            ]),
+            Err(
+                "the one component and the two component both add the option --load to serve"
+                    .into()
+            )
+        );
+        assert_eq!(
+            check(vec![Adds("one", vec![], vec![opt("help")])]),
+            Err("the site and the one component both add the option --help to serve".into())
+        );
+        assert!(check(vec![
+            Adds("one", vec![cmd("a")], vec![opt("x")]),
+            Adds("two", vec![cmd("b")], vec![opt("y")]),
+        ])
+        .is_ok());
+    }
 }

@@ -83,6 +83,15 @@ impl OpenBackend {
         Ok(())
     }
 
+    /// Every started component's migrations (none on the memory backend).
+    #[cfg(feature = "store-pg")]
+    pub fn migrations(&self) -> Vec<db::Migrations> {
+        self.db
+            .as_ref()
+            .map(db::Database::migrations)
+            .unwrap_or_default()
+    }
+
     /// Applies every started component's pending migrations; returns their names.
     pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
         #[cfg(feature = "store-pg")]

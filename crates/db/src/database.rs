@@ -124,12 +124,6 @@ impl Database {
         &self.inner.at
     }
 
-    /// The connection string with libpq's `connect_timeout`; holds the password, so never
-    /// print it (use [`Database::at`]).
-    pub fn url(&self) -> &str {
-        &self.inner.url
-    }
-
     /// Registers a component's migrations; the same set twice counts once. Refuses a set
     /// whose version another component's set already uses, since diesel would silently skip
     /// one of the two.

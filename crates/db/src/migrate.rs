@@ -73,7 +73,7 @@ impl Migrations {
 }
 
 /// Several components' migrations as one diesel source.
-struct Combined<'a>(&'a [Migrations]);
+pub(crate) struct Combined<'a>(pub(crate) &'a [Migrations]);
 
 impl MigrationSource<Pg> for Combined<'_> {
     fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<Pg>>>> {

@@ -162,7 +162,7 @@ impl Running for QuotesSite {
 /// How a store's answer reaches the client: the statuses are decided by `web::AppError`.
 pub(crate) fn store_error(e: StoreError) -> AppError {
     match e {
-        StoreError::NotFound => AppError::not_found("There is no such quote."),
+        StoreError::NotFound => AppError::not_found("no such quote"),
         StoreError::Conflict(m) => AppError::conflict(m),
         StoreError::Invalid(i) => AppError::bad_request(i.to_string()),
         StoreError::Unavailable(source) => {

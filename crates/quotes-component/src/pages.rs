@@ -50,17 +50,9 @@ pub(crate) fn parse_id(raw: &str) -> Result<QuoteId, AppError> {
         .map_err(|_| AppError::not_found(format!("There is no quote with id {raw:?}.")))
 }
 
-/// The quote `id`, or a 404 that names it.
+/// The quote `id`, or a 404.
 pub(crate) async fn get_quote(state: &Data<State>, id: QuoteId) -> Result<Quote, AppError> {
-    let store = state.store.clone();
-    match block(move || store.get(id)).await? {
-        Ok(quote) => Ok(quote),
-        Err(StoreError::NotFound) => Err(AppError::not_found(format!(
-            "There is no quote with id {}.",
-            id.0
-        ))),
-        Err(e) => Err(store_error(e)),
-    }
+    blocking(state, move |s| s.get(id)).await
 }
 
 /// The quote of the day changes at midnight UTC.

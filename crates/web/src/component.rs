@@ -25,6 +25,7 @@ use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, Handler, HttpRequest, Resource, Responder};
+use anyhow::Context as _;
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
@@ -119,11 +120,10 @@ impl Context<'_> {
             name: self.component,
             wanted: PhantomData,
         };
-        match section.deserialize(self.settings.clone()) {
-            Ok(value) => Ok(value.unwrap_or_default()),
-            Err(e) => Err(anyhow::anyhow!(e))
-                .map_err(|e| e.context(format!("reading the [{}] settings", self.component))),
-        }
+        section
+            .deserialize(self.settings.clone())
+            .map(Option::unwrap_or_default)
+            .with_context(|| format!("reading the [{}] settings", self.component))
     }
 
     /// A shared value by type, e.g. `ctx.resource::<db::Database>()`.

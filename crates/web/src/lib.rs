@@ -21,7 +21,7 @@ pub use component::{
 pub use error::{AppError, ErrorChain};
 pub use pager::Pager;
 pub use server::{serve, RequestId, ServerOptions};
-pub use site::{BuildInfo, Site};
+pub use site::{BuildInfo, Site, RESERVED_NAMES};
 pub use templates::Templates;
 
 /// Re-exported so that components need not pin their own versions of the seam's crates.

@@ -24,8 +24,21 @@ pub(crate) struct Part {
     pub running: Arc<dyn Running>,
 }
 
-/// Names a component may not take: the site's own paths and prefixes.
-const RESERVED: [&str; 6] = ["static", "api", "healthz", "readyz", "favicon", "metrics"];
+/// Names a component may not take: the site's own paths and prefixes, and the binary's own
+/// settings sections (a component reads the section of its name).
+pub const RESERVED_NAMES: [&str; 11] = [
+    "static",
+    "api",
+    "healthz",
+    "readyz",
+    "favicon",
+    "metrics",
+    "server",
+    "store",
+    "database",
+    "log",
+    "components",
+];
 
 /// Paths the site serves itself, whatever the components.
 pub(crate) const SITE_PATHS: [&str; 5] = [
@@ -101,7 +114,8 @@ impl Site {
     }
 
     /// Starts `component` and adds it. Components start in the order they are added; routes
-    /// of earlier ones are matched first.
+    /// of earlier ones are matched first. A component refused here may already have done
+    /// what its `start` does (registered migrations, provided resources): stop on the error.
     pub fn start(&mut self, component: &dyn Component) -> anyhow::Result<()> {
         let name = component.name();
         check_name(name)?;
@@ -121,7 +135,8 @@ impl Site {
         self.mount(name, running)
     }
 
-    /// Adds a component that is already running (tests make one by hand).
+    /// Adds a component that is already running (tests make one by hand). Checks everything
+    /// before adding anything, so a refused component leaves the site as it was.
     pub fn mount(&mut self, name: &'static str, running: Box<dyn Running>) -> anyhow::Result<()> {
         check_name(name)?;
         ensure!(
@@ -130,8 +145,12 @@ impl Site {
         );
         let mut routes = Routes::new();
         running.routes(&mut routes);
-        for path in routes.claims {
-            self.claim(name, path)?;
+        for (i, path) in routes.claims.iter().enumerate() {
+            self.check_claim(name, path)?;
+            ensure!(
+                !routes.claims[..i].contains(path),
+                "component {name} claims {path} twice"
+            );
         }
         for (template, _) in running.templates() {
             ensure!(
@@ -152,6 +171,8 @@ impl Site {
                 file.path
             );
         }
+        self.claims
+            .extend(routes.claims.into_iter().map(|path| (path, name)));
         self.parts.push(Part {
             name,
             running: Arc::from(running),
@@ -186,8 +207,8 @@ impl Site {
             .map(|p| &*p.running)
     }
 
-    fn claim(&mut self, name: &'static str, path: String) -> anyhow::Result<()> {
-        if SITE_PATHS.contains(&path.as_str()) || path.starts_with("/static/") {
+    fn check_claim(&self, name: &str, path: &str) -> anyhow::Result<()> {
+        if SITE_PATHS.contains(&path) || path.starts_with("/static/") {
             bail!("component {name} claims {path}, which the site serves itself");
         }
         let under = |prefix: String| path == prefix || path.starts_with(&format!("{prefix}/"));
@@ -195,14 +216,16 @@ impl Site {
             path == "/" || under(format!("/{name}")) || under(format!("/api/{name}")),
             "component {name} claims {path}, outside its prefixes /{name} and /api/{name}"
         );
-        if let Some((_, owner)) = self.claims.iter().find(|(p, _)| *p == path) {
-            if *owner == name {
-                bail!("component {name} claims {path} twice");
-            }
+        if let Some((_, owner)) = self.claims.iter().find(|(p, _)| p == path) {
             bail!("components {owner} and {name} both claim {path}");
         }
-        self.claims.push((path, name));
         Ok(())
+    }
+
+    /// Compiles every template (the site's, the components', the overrides) as serving
+    /// would, so that a broken or misnamed one stops start-up before anything waits.
+    pub fn check_templates(&self) -> anyhow::Result<()> {
+        crate::Templates::new(self).map(drop)
     }
 }
 
@@ -214,7 +237,7 @@ fn check_name(name: &str) -> anyhow::Result<()> {
         "component name {name:?} must be lowercase letters and digits, starting with a letter"
     );
     ensure!(
-        !RESERVED.contains(&name),
+        !RESERVED_NAMES.contains(&name),
         "component name {name} is taken by the site itself"
     );
     Ok(())

@@ -17,7 +17,7 @@ pub const MARKUP: Fixture = Fixture::Quote {
     author: "Mallory <em>the Tester</em> (Notes & <i>Queries</i>)",
 };
 
-/// One quote with words far wider than any window: a URL-like text, a long author and source.
+/// One quote with words far wider than any window, in its text, its author and its source.
 pub const LONG_WORDS: Fixture = Fixture::Quote {
     text: concat!(
         "Supercalifragilisticexpialidocious",

@@ -29,6 +29,19 @@ fn settings_naming_a_component_the_build_lacks_are_refused() {
     );
 }
 
+#[cfg(feature = "store-memory")]
+#[test]
+fn switching_off_a_component_the_build_lacks_is_allowed() {
+    // One settings file may serve builds with and without a component.
+    let r = run(quotes(&[("QUOTES__COMPONENTS__WIKKI", "false")]).arg("wait-for-db"));
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (Some(0), "the memory store needs no database\n"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn help_lists_the_commands_of_the_components_built_in() {
     let r = run(quotes(&[]).arg("--help"));
@@ -105,6 +118,12 @@ fn a_component_switched_off_is_not_served_and_its_commands_say_why() {
     assert_eq!(
         r.stderr,
         "error: load-quotes belongs to the quotes component, which the settings switch off ([components] quotes = false)\n"
+    );
+    let r = run(quotes(&off).args(["serve", "--load-quotes", "fixtures/quotes.txt"]));
+    assert_eq!(r.code, Some(1));
+    assert_eq!(
+        r.stderr,
+        "error: --load-quotes belongs to the quotes component, which the settings switch off ([components] quotes = false)\n"
     );
 }
 

@@ -143,11 +143,20 @@ pub struct SiteDb {
 
 #[cfg(feature = "store-pg")]
 impl SiteDb {
+    /// A copy of a template migrated with the migrations of every component this build
+    /// starts (as `quotes migrate` would apply them).
     pub fn migrated() -> Self {
-        let site = Self::empty();
-        let r = run(quotes(&site.env()).arg("migrate"));
-        assert_eq!(r.code, Some(0), "quotes migrate: {}", r.stderr);
-        site
+        Self {
+            db: db::testing::TestDatabase::migrated(&registry_migrations()),
+        }
+    }
+
+    /// The names of every migration the build's components bring.
+    pub fn migrated_names() -> Vec<String> {
+        registry_migrations()
+            .iter()
+            .flat_map(db::Migrations::names)
+            .collect()
     }
 
     /// No migration applied yet.
@@ -171,4 +180,20 @@ impl SiteDb {
     pub fn quotes(&self) -> quotes_store_pg::PgStore {
         quotes_store_pg::PgStore::new(self.db.database()).expect("the quotes migrations register")
     }
+}
+
+/// The migrations of every component the registry starts, read by starting them on
+/// PostgreSQL settings (which connects to nothing).
+#[cfg(feature = "store-pg")]
+fn registry_migrations() -> Vec<db::Migrations> {
+    let vars = [(
+        "DATABASE_URL",
+        "postgres://127.0.0.1:1/only-to-read-the-registry",
+    )]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let settings = cli::settings::Settings::from_vars(vars).unwrap();
+    let (_, backend) = cli::commands::assemble(&settings, &cli::registry::installed()).unwrap();
+    backend.migrations()
 }

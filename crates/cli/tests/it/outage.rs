@@ -161,4 +161,12 @@ fn a_database_outage_is_a_quick_503_and_recovery_needs_no_restart() {
          {ok} ok and {unavailable} unavailable of {} requests in flight",
         seen.len()
     );
+    drop(seen);
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0));
+    assert!(
+        log.lines()
+            .any(|l| l.contains("not ready") && l.contains("component=\"quotes\"")),
+        "the log names the component that was not ready: {log}"
+    );
 }

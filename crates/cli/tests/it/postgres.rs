@@ -25,6 +25,46 @@ fn migrate_applies_once_then_reports_current() {
 }
 
 #[test]
+fn four_migrate_processes_at_once_apply_each_migration_once() {
+    let db = SiteDb::empty();
+    let env = pg_env(&db);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            quotes(&env)
+                .arg("migrate")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        applied.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.strip_prefix("applied "))
+                .map(str::to_owned),
+        );
+    }
+    applied.sort();
+    let mut expected: Vec<String> = SiteDb::migrated_names();
+    expected.sort();
+    assert_eq!(
+        applied, expected,
+        "each migration applied by exactly one process"
+    );
+    let r = run(quotes(&env).arg("migrate"));
+    assert_eq!(r.stdout, "no migrations to apply: the schema is current\n");
+}
+
+#[test]
 fn load_quotes_is_idempotent_and_export_round_trips() {
     let db = SiteDb::migrated();
     let load = |path: &str| run(quotes(&pg_env(&db)).args(["load-quotes", path]));

@@ -45,7 +45,7 @@ async fn get_and_random(b: Backend) {
 async fn errors_are_json_with_a_message(b: Backend) {
     let app = spawn_app(b, 0);
     for (path, status, error) in [
-        ("/api/quotes/7", 404, "There is no quote with id 7."),
+        ("/api/quotes/7", 404, "no such quote"),
         ("/api/quotes/x", 404, "There is no quote with id \"x\"."),
         ("/api/quotes/random", 404, "There are no quotes yet."),
         (

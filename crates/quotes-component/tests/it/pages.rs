@@ -99,7 +99,7 @@ async fn bad_paging_is_a_clear_4xx_never_a_500(b: Backend) {
             "There is no quote with id &quot;abc&quot;.",
         ),
         ("/quotes/0", 404, "There is no quote with id"),
-        ("/quotes/999", 404, "There is no quote with id 999."),
+        ("/quotes/999", 404, "no such quote"),
     ] {
         let (got, html) = app.text(path).await;
         assert_eq!(got, status, "{path}");

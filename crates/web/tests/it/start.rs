@@ -149,6 +149,13 @@ fn two_components_claiming_one_path_stop_start_up_naming_both() {
         "components one and two both claim /"
     );
     assert_eq!(site.names(), ["one"], "the refused component does not join");
+    // Nothing of the refused one stays behind: fixed, it starts.
+    site.start(&Greeter::new("two", &["/two"])).unwrap();
+    assert_eq!(site.names(), ["one", "two"]);
+    assert_eq!(
+        start_err(&mut site, Greeter::new("three", &["/three", "/three"])),
+        "component three claims /three twice"
+    );
 }
 
 #[test]
@@ -188,6 +195,7 @@ fn names_are_checked() {
         ("Two", "component name \"Two\" must be lowercase letters and digits, starting with a letter"),
         ("my-notes", "component name \"my-notes\" must be lowercase letters and digits, starting with a letter"),
         ("static", "component name static is taken by the site itself"),
+        ("database", "component name database is taken by the site itself"),
     ] {
         assert_eq!(start_err(&mut site, Greeter::new(name, &[])), expected);
     }

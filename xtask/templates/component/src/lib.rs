@@ -28,7 +28,7 @@ pub use store::{parse_text, Item, ItemStore, StoreError, MAX_TEXT};
 
 /// The component, as the registry in `cli` lists it.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct __Name__;
+pub struct __Name__Component;
 
 /// `[__name__]` in the settings (`QUOTES____NAME____TITLE=…`).
 #[derive(Debug, Clone, Deserialize)]
@@ -46,7 +46,7 @@ impl Default for Settings {
     }
 }
 
-impl Component for __Name__ {
+impl Component for __Name__Component {
     fn name(&self) -> &'static str {
         "__name__"
     }

@@ -59,8 +59,13 @@ impl PgStore {
 
     fn error(&self, e: diesel::result::Error) -> StoreError {
         match self.db.fault(e) {
+            // `parse_text` checks first, so only a rule it does not know lands here.
             Fault::Check { message } => StoreError::Invalid(message),
-            Fault::NotFound => StoreError::Invalid("no such item".into()),
+            // No query here reads one row that may be missing; when one does (a `get`), add
+            // a `StoreError::NotFound` and answer it with a 404.
+            Fault::NotFound => StoreError::Unavailable("a row went missing".into()),
+            // No column here is unique; when one is, answer its violation as a conflict
+            // (409) rather than as a passing outage.
             Fault::Unique { error, .. } | Fault::Unavailable(error) => {
                 StoreError::Unavailable(Box::new(error))
             }

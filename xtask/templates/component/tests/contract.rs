@@ -1,15 +1,24 @@
-//! Both stores keep the `ItemStore` contract; the PostgreSQL one on a fresh database per case.
+//! Both stores keep the `ItemStore` contract, the PostgreSQL one on a fresh database per
+//! case; and the migrations undo cleanly.
 
 use std::ops::Deref;
 
 use __name__::pg::{PgStore, MIGRATIONS};
 
-mod memory {
+mod on_memory {
     __name__::item_store_contract!(Box::new(__name__::memory::MemoryStore::default()));
 }
 
-mod postgres {
+mod on_postgres {
     __name__::item_store_contract!(super::OnTestDatabase::new());
+}
+
+#[test]
+fn migrations_revert_and_apply_again() {
+    let db = db::testing::TestDatabase::migrated(&[MIGRATIONS]);
+    let reverted = db::testing::revert_all(db.url(), &MIGRATIONS).unwrap();
+    assert_eq!(reverted.len(), MIGRATIONS.names().len());
+    assert_eq!(db.database().migrate().unwrap(), MIGRATIONS.names());
 }
 
 /// A `PgStore` on a migrated database of its own, dropped with it.

@@ -3,7 +3,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use __name__::{ItemStore, Pages, Settings, __Name__};
+use __name__::{ItemStore, Pages, Settings, __Name__Component};
 use web::{Backend, BuildInfo, ServerOptions, Site};
 
 struct TestApp {
@@ -53,7 +53,7 @@ fn started(backend: Backend, settings: &str) -> TestApp {
     if let Some(db) = &db {
         site.provide(db.database().clone());
     }
-    site.start(&__Name__).unwrap();
+    site.start(&__Name__Component).unwrap();
     serve(site, db)
 }
 
@@ -78,6 +78,8 @@ const BOTH: [Backend; 2] = [Backend::Memory, Backend::Postgres];
 
 #[actix_web::test]
 async fn the_page_shows_an_empty_state() {
+    // Each app (its server and database) lives to the end of the test.
+    let mut apps = Vec::new();
     for backend in BOTH {
         let app = started(backend, "");
         let (status, html) = app.get("/__name__").await;
@@ -93,11 +95,13 @@ async fn the_page_shows_an_empty_state() {
         );
         let (status, json) = app.get("/api/__name__").await;
         assert_eq!((status, json.as_str()), (200, r#"{"items":[]}"#));
+        apps.push(app);
     }
 }
 
 #[actix_web::test]
 async fn stored_items_are_listed_newest_first_as_text() {
+    let mut apps = Vec::new();
     for backend in BOTH {
         let app = holding(backend, &["first", "<b>second</b>"]);
         let (_, html) = app.get("/__name__").await;
@@ -111,6 +115,7 @@ async fn stored_items_are_listed_newest_first_as_text() {
         let (_, json) = app.get("/api/__name__").await;
         let body: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(body["items"][0]["text"], "<b>second</b>", "{backend}");
+        apps.push(app);
     }
 }
 
