@@ -1,6 +1,10 @@
 //! test-support: what the workspace's tests share, and nothing a program ships. A
 //! dev-dependency only; `cargo xtask test` checks that no crate depends on it otherwise.
 
+mod http;
+
+pub use http::Http;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 

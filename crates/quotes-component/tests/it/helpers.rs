@@ -9,12 +9,20 @@ use quotes_store_memory::MemoryStore;
 use quotes_store_pg::testing::TestDatabase;
 use web::{BuildInfo, ServerOptions, Site};
 
+/// The site under test (its HTTP methods come from `test_support::Http`) and its store.
 pub struct TestApp {
-    pub base: String,
-    pub client: reqwest::Client,
+    http: test_support::Http,
     pub store: Arc<dyn QuoteStore>,
     /// Keeps a PostgreSQL test database alive as long as the app.
     _db: Option<TestDatabase>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = test_support::Http;
+
+    fn deref(&self) -> &test_support::Http {
+        &self.http
+    }
 }
 
 /// The stores every page test runs against.
@@ -51,33 +59,6 @@ macro_rules! on_both_stores {
 }
 pub(crate) use on_both_stores;
 
-impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request reaches the server")
-    }
-
-    /// GET `path` and return (status, body).
-    pub async fn text(&self, path: &str) -> (u16, String) {
-        let res = self.get(path).await;
-        let status = res.status().as_u16();
-        (status, res.text().await.expect("body"))
-    }
-
-    pub async fn json(&self, path: &str) -> (u16, serde_json::Value) {
-        let res = self.get(path).await;
-        let status = res.status().as_u16();
-        (status, res.json().await.expect("a JSON body"))
-    }
-}
-
 pub fn info() -> BuildInfo {
     BuildInfo {
         name: "quotes",
@@ -107,11 +88,7 @@ pub fn spawn_with(
     let server = web::serve(listener, site, &options).expect("server starts");
     actix_web::rt::spawn(server);
     TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        http: test_support::Http::on_port(port),
         store,
         _db: db,
     }
