@@ -14,7 +14,31 @@ use crate::settings::Settings;
 use crate::stores::{self, OpenBackend};
 
 /// The commands the binary has whatever its components.
-pub const SITE_COMMANDS: [&str; 4] = ["serve", "migrate", "wait-for-db", "help"];
+pub const SITE_COMMANDS: [&str; 5] = ["serve", "migrate", "wait-for-db", "check", "help"];
+
+/// How to make a secret key, for messages.
+const MAKE_A_KEY: &str = "e.g. QUOTES__SECRET_KEY=$(openssl rand -hex 32)";
+
+/// The secret key, the trusted proxies and the cookie policy from the settings. Production
+/// refuses to run without a secret key; elsewhere a random one serves this process.
+pub fn security(settings: &Settings) -> anyhow::Result<web::Security> {
+    let key = if settings.secret_key.is_empty() {
+        if settings.is_production() {
+            bail!(
+                "QUOTES_ENV=production needs a secret key: set QUOTES__SECRET_KEY (or SECRET_KEY) to 32 or more random bytes, {MAKE_A_KEY}"
+            );
+        }
+        web::SecretKey::random()
+    } else {
+        web::SecretKey::new(settings.secret_key.as_bytes())
+            .with_context(|| format!("secret_key is too short; {MAKE_A_KEY}"))?
+    };
+    Ok(web::Security {
+        key,
+        trusted_proxies: settings.trusted_proxies()?,
+        secure_cookies: settings.server.secure_cookies,
+    })
+}
 
 /// Checks that no two components (or a component and the site) add one command or one
 /// `serve` option, so that clap never sees a duplicate.
@@ -89,7 +113,8 @@ pub fn assemble(
     let backend = stores::open(settings)?;
     let mut site = Site::new(crate::build_info())
         .backend(backend.kind)
-        .settings(settings.layered.clone());
+        .settings(settings.layered.clone())
+        .security(security(settings)?);
     backend.provide_to(&mut site);
     for component in installed {
         if settings.component_enabled(component.name()) {
@@ -155,6 +180,130 @@ pub fn cmd_component(
     site.component(owner.name())
         .expect("an enabled component has started")
         .run_command(name, args, &ctx)
+}
+
+/// One finding of `quotes check --deploy`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub id: &'static str,
+    pub error: bool,
+    pub message: String,
+    pub hint: &'static str,
+}
+
+/// Django's `check --deploy`: the settings that are risky in production.
+pub fn deploy_findings(settings: &Settings) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let key = settings.secret_key.as_bytes();
+    if key.is_empty() {
+        found.push(Finding {
+            id: "quotes.E001",
+            error: true,
+            message: "no secret key is set: sign-ins would end at every restart and hold on no other replica".into(),
+            hint: "set QUOTES__SECRET_KEY (or SECRET_KEY) to 32 or more random bytes: openssl rand -hex 32",
+        });
+    } else if key.len() < 50 || key.iter().collect::<std::collections::HashSet<_>>().len() < 5 {
+        found.push(Finding {
+            id: "quotes.W001",
+            error: key.len() < web::security::MIN_SECRET_KEY_BYTES,
+            message: format!(
+                "the secret key has {} bytes and {} different ones; short or repetitive keys are guessable",
+                key.len(),
+                key.iter().collect::<std::collections::HashSet<_>>().len()
+            ),
+            hint: "use 50 or more random characters: openssl rand -hex 32",
+        });
+    }
+    if !settings.server.secure_cookies {
+        found.push(Finding {
+            id: "quotes.W002",
+            error: false,
+            message: "cookies are sent without Secure: a session can leak over plain HTTP".into(),
+            hint: "serve over HTTPS and set QUOTES__SERVER__SECURE_COOKIES=true (config/production.toml does)",
+        });
+    }
+    let loopback = settings
+        .server
+        .host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+        || settings.server.host == "localhost";
+    if !loopback && settings.server.trusted_proxies.is_empty() {
+        found.push(Finding {
+            id: "quotes.W003",
+            error: false,
+            message: format!(
+                "the app listens on {} with no trusted proxy: client addresses (login throttling) come from the peer",
+                settings.server.host
+            ),
+            hint: "put nginx in front and set QUOTES__SERVER__TRUSTED_PROXIES to its address, or bind 127.0.0.1",
+        });
+    }
+    if let Err(e) = settings.trusted_proxies() {
+        found.push(Finding {
+            id: "quotes.E002",
+            error: true,
+            message: format!("{e:#}"),
+            hint:
+                "list IP addresses, separated by commas: QUOTES__SERVER__TRUSTED_PROXIES=127.0.0.1",
+        });
+    }
+    if settings.store_kind() == crate::settings::StoreKind::Memory {
+        found.push(Finding {
+            id: "quotes.W004",
+            error: false,
+            message:
+                "the memory store keeps nothing across restarts and shares nothing between replicas"
+                    .into(),
+            hint: "set DATABASE_URL to use PostgreSQL",
+        });
+    }
+    found
+}
+
+/// `quotes check [--deploy]`: exits non-zero when a finding is an error.
+pub fn cmd_check(
+    settings: &Settings,
+    installed: &[Box<dyn Component>],
+    deploy: bool,
+) -> anyhow::Result<()> {
+    let mut findings = Vec::new();
+    // The site must assemble (settings, components, templates) whatever else is found.
+    if let Err(e) = assemble(settings, installed) {
+        findings.push(Finding {
+            id: "quotes.E000",
+            error: true,
+            message: format!("{e:#}"),
+            hint: "the message names the setting or component at fault",
+        });
+    }
+    if deploy {
+        findings.extend(deploy_findings(settings));
+    }
+    for f in &findings {
+        println!(
+            "{}: {} {}
+    hint: {}",
+            f.id,
+            if f.error { "error:" } else { "warning:" },
+            f.message,
+            f.hint
+        );
+    }
+    let errors = findings.iter().filter(|f| f.error).count();
+    println!(
+        "check identified {} issue{} ({errors} error{})",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" },
+        if errors == 1 { "" } else { "s" }
+    );
+    if errors > 0 {
+        bail!(
+            "{errors} check error{} found",
+            if errors == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
 }
 
 pub fn cmd_migrate(settings: &Settings, installed: &[Box<dyn Component>]) -> anyhow::Result<()> {
@@ -227,6 +376,9 @@ pub async fn cmd_serve(
         .await??
     };
     let (site, backend) = prepared;
+    if settings.secret_key.is_empty() {
+        tracing::warn!("no secret key is set: sign-ins end with this process and hold on no other replica; set QUOTES__SECRET_KEY");
+    }
     let addr = (settings.server.host.as_str(), settings.server.port);
     let listener =
         TcpListener::bind(addr).with_context(|| format!("binding {}:{}", addr.0, addr.1))?;

@@ -24,6 +24,13 @@ enum SiteCommand {
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: Duration,
     },
+    /// Check the settings and the components; with --deploy also what is risky in
+    /// production (exits non-zero on an error).
+    Check {
+        /// Also list the settings that are risky in production.
+        #[arg(long)]
+        deploy: bool,
+    },
 }
 
 /// `quotes`, with the site's commands, then each component's, and the components' options
@@ -84,6 +91,7 @@ fn run(installed: Vec<Box<dyn Component>>, matches: &ArgMatches) -> anyhow::Resu
         SiteCommand::WaitForDb { timeout } => {
             commands::cmd_wait_for_db(&settings, &installed, timeout)
         }
+        SiteCommand::Check { deploy } => commands::cmd_check(&settings, &installed, deploy),
     }
 }
 

@@ -9,6 +9,9 @@ use web::Component;
 /// Every component compiled into this build.
 pub fn installed() -> Vec<Box<dyn Component>> {
     vec![
+        // First: who is signed in is known to every later component's pages.
+        #[cfg(feature = "accounts")]
+        Box::new(accounts::AccountsComponent),
         #[cfg(feature = "quotes")]
         Box::new(quotes_component::Quotes),
         // `cargo xtask new-component NAME` adds its line above this one.

@@ -21,6 +21,12 @@ pub struct Settings {
     /// `[components] NAME = false` switches a compiled-in component off.
     #[serde(default)]
     pub components: HashMap<String, bool>,
+    /// Signs cookies and CSRF tokens (`QUOTES__SECRET_KEY` or `SECRET_KEY`).
+    #[serde(default)]
+    pub secret_key: String,
+    /// `QUOTES_ENV`, when set (`production`).
+    #[serde(skip)]
+    pub env: Option<String>,
     /// Everything, layered, for the components' own sections (`[quotes]`, …).
     #[serde(skip, default = "empty_config")]
     pub layered: Config,
@@ -53,6 +59,12 @@ pub struct ServerSettings {
     /// (`quotes/home.html`, `base.html`), as a Django project's template folder does.
     #[serde(default)]
     pub templates_dir: String,
+    /// Cookies only over HTTPS; production config turns it on.
+    #[serde(default)]
+    pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (the deploy's nginx).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -123,6 +135,7 @@ impl Settings {
     /// Reads settings with `vars` standing in for the environment. Empty values count as unset.
     pub fn from_vars(mut vars: Vars) -> anyhow::Result<Self> {
         vars.retain(|_, v| !v.is_empty());
+        let env = vars.get("QUOTES_ENV").cloned();
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         if let Some(env) = vars.get("QUOTES_ENV") {
             let dir = vars
@@ -139,6 +152,7 @@ impl Settings {
             ("DATABASE_URL", "database.url"),
             ("QUOTES_STORE", "store.kind"),
             ("QUOTES_LOG_FORMAT", "log.format"),
+            ("SECRET_KEY", "secret_key"),
         ];
         for (var, key) in conventional {
             builder = builder.set_override_option(key, vars.get(var).cloned())?;
@@ -147,6 +161,8 @@ impl Settings {
             .prefix_separator("__")
             .separator("__")
             .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("server.trusted_proxies")
             .source(Some(vars));
         let layered = builder
             .add_source(environment)
@@ -157,7 +173,26 @@ impl Settings {
             .try_deserialize()
             .context("reading configuration")?;
         settings.layered = layered;
+        settings.env = env;
         Ok(settings)
+    }
+
+    /// Whether these are production settings (`QUOTES_ENV=production`).
+    pub fn is_production(&self) -> bool {
+        self.env.as_deref() == Some("production")
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed; a bad entry is named.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.trim()
+                    .parse()
+                    .with_context(|| format!("server.trusted_proxies: {p:?} is not an IP address"))
+            })
+            .collect()
     }
 
     /// Whether the component `name` runs (every compiled-in component does unless the

@@ -67,6 +67,8 @@ pub enum Fault {
     },
     /// A CHECK or NOT NULL constraint refused the row.
     Check { message: String },
+    /// A foreign key refused the row: what it points at is not there.
+    ForeignKey { constraint: Option<String> },
     /// Anything else: a lost connection, a statement timeout, a deadlock. It may pass if
     /// tried again. Logged here, naming the server by `host:port` only.
     Unavailable(PgError),
@@ -183,6 +185,11 @@ impl Database {
                 Fault::Unique {
                     constraint: info.constraint_name().map(str::to_owned),
                     error: self.query_error(&e),
+                }
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, ref info) => {
+                Fault::ForeignKey {
+                    constraint: info.constraint_name().map(str::to_owned),
                 }
             }
             DieselError::DatabaseError(

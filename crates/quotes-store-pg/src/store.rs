@@ -52,7 +52,8 @@ impl PgStore {
 
     fn error(&self, e: diesel::result::Error) -> StoreError {
         match self.db.fault(e) {
-            Fault::NotFound => StoreError::NotFound,
+            // The quotes table has no foreign key.
+            Fault::NotFound | Fault::ForeignKey { .. } => StoreError::NotFound,
             Fault::Unique { constraint, .. } if constraint.as_deref() == Some(SAME_KEY_INDEX) => {
                 conflict()
             }

@@ -297,6 +297,8 @@ pub struct NavLink {
     pub label: String,
     pub href: String,
     pub area: NavArea,
+    /// A button that posts to `href` (with the CSRF token), for actions such as logging out.
+    pub post: bool,
 }
 
 impl NavLink {
@@ -306,6 +308,15 @@ impl NavLink {
             label: label.into(),
             href: href.into(),
             area: NavArea::Main,
+            post: false,
+        }
+    }
+
+    /// A button in the navigation bar that posts to `href`.
+    pub fn post(label: impl Into<String>, href: impl Into<String>) -> Self {
+        Self {
+            post: true,
+            ..Self::new(label, href)
         }
     }
 
@@ -359,6 +370,9 @@ type Apply = Box<dyn FnOnce(&mut ServiceConfig)>;
 /// one stop start-up with a message naming both.
 pub struct Routes {
     pub(crate) claims: Vec<String>,
+    /// The claims that take unsafe methods (POST, …): the CSRF check guards these; a
+    /// request of another method elsewhere gets its 405 or 404 unchecked.
+    pub(crate) unsafe_claims: Vec<String>,
     pub(crate) apply: Vec<Apply>,
 }
 
@@ -374,6 +388,7 @@ impl Routes {
     pub(crate) fn new() -> Self {
         Self {
             claims: Vec::new(),
+            unsafe_claims: Vec::new(),
             apply: Vec::new(),
         }
     }
@@ -385,13 +400,19 @@ impl Routes {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
+        self.claims.push(path.to_owned());
         let resource = get_or_head(path, handler);
-        self.resource(path, |_| resource)
+        self.apply.push(Box::new(move |cfg| {
+            cfg.service(resource);
+        }));
+        self
     }
 
     /// Any resource: `routes.resource("/notes/new", |r| r.route(web::post().to(add)))`.
+    /// Unsafe methods on it pass the site's CSRF check first.
     pub fn resource(&mut self, path: &str, build: impl FnOnce(Resource) -> Resource) -> &mut Self {
         self.claims.push(path.to_owned());
+        self.unsafe_claims.push(path.to_owned());
         let resource = build(web::resource(path));
         self.apply.push(Box::new(move |cfg| {
             cfg.service(resource);
@@ -437,6 +458,7 @@ pub trait Middleware: Send + Sync + 'static {
 pub struct Next {
     pub(crate) chain: Arc<[Arc<dyn Middleware>]>,
     pub(crate) index: usize,
+    pub(crate) security: Arc<crate::security::Guard>,
     pub(crate) end: actix_web::middleware::Next<BoxBody>,
 }
 
@@ -449,7 +471,8 @@ impl fmt::Debug for Next {
 }
 
 impl Next {
-    /// Passes the request on: to the next component's middleware, or to the routes.
+    /// Passes the request on: to the next component's middleware, or (through the CSRF
+    /// check) to the routes.
     pub async fn call(
         self,
         req: ServiceRequest,
@@ -462,7 +485,7 @@ impl Next {
                 };
                 middleware.call(req, next).await
             }
-            None => self.end.call(req).await,
+            None => crate::security::csrf(self.security, req, self.end).await,
         }
     }
 }

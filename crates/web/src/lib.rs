@@ -10,6 +10,7 @@
 mod component;
 mod error;
 mod pager;
+pub mod security;
 mod server;
 mod site;
 mod templates;
@@ -20,6 +21,7 @@ pub use component::{
 };
 pub use error::{AppError, ErrorChain};
 pub use pager::Pager;
+pub use security::{client_addr, identity, Identity, SecretKey, Security, SessionBinding};
 pub use server::{serve, RequestId, ServerOptions};
 pub use site::{BuildInfo, Site, RESERVED_NAMES};
 pub use templates::Templates;

@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use crate::component::{Middleware, Next, Routes, StaticFile};
 use crate::error::{PublicMessage, RETRY_AFTER_SECS};
+use crate::security::{ClientAddr, Guard};
 use crate::site::Part;
 use crate::{get_or_head, AppError, BuildInfo, Site, Templates};
 
@@ -40,6 +41,7 @@ impl Default for ServerOptions {
 /// Shared by every worker.
 struct SiteState {
     info: BuildInfo,
+    security: Arc<Guard>,
     parts: Vec<Part>,
     /// `/static/<component>/<path>` → the file.
     files: HashMap<String, StaticFile>,
@@ -78,8 +80,25 @@ pub fn serve(
         .iter()
         .filter_map(|p| p.running.middleware())
         .collect();
+    let mut routes = Vec::new();
+    for part in &site.parts {
+        let mut claimed = Routes::new();
+        part.running.routes(&mut claimed);
+        for path in &claimed.claims {
+            let takes_unsafe = claimed.unsafe_claims.contains(path);
+            routes.push((
+                actix_web::dev::ResourceDef::new(path.as_str()),
+                takes_unsafe,
+            ));
+        }
+    }
+    let security = Arc::new(Guard {
+        security: site.security.clone(),
+        routes,
+    });
     let state = web::Data::new(SiteState {
         info: site.info,
+        security: security.clone(),
         parts: site.parts,
         files,
         has_home,
@@ -88,6 +107,7 @@ pub fn serve(
     let mut server = HttpServer::new(move || {
         let state = state.clone();
         let chain = chain.clone();
+        let security = security.clone();
         let app = App::new()
             .app_data(templates.clone())
             .app_data(state.clone())
@@ -104,7 +124,7 @@ pub fn serve(
                     .error_handler(|e, _| AppError::bad_request(e.to_string()).into()),
             )
             .wrap(middleware::from_fn(move |req, end| {
-                run_chain(chain.clone(), req, end)
+                run_chain(chain.clone(), security.clone(), req, end)
             }))
             .wrap(ErrorHandlers::new().default_handler(render_error))
             .wrap(
@@ -146,18 +166,17 @@ pub fn serve(
     Ok(server.run())
 }
 
-/// Runs the components' middleware in registry order, then the routes.
+/// Runs the components' middleware in registry order, then the CSRF check, then the routes.
 async fn run_chain(
     chain: Arc<[Arc<dyn Middleware>]>,
+    security: Arc<Guard>,
     req: ServiceRequest,
     end: middleware::Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if chain.is_empty() {
-        return end.call(req).await;
-    }
     let next = Next {
         chain,
         index: 0,
+        security,
         end,
     };
     // The router needs the only handle on the request, so none is kept here to make a page
@@ -188,6 +207,16 @@ async fn log_request(
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{:016x}", fastrand::u64(..)));
     req.extensions_mut().insert(RequestId(id.clone()));
+    if let Some(state) = req.app_data::<web::Data<SiteState>>() {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let peer = req.peer_addr().map(|a| a.ip());
+        if let Some(client) = state.security.security.client_of(peer, forwarded) {
+            req.extensions_mut().insert(ClientAddr(client));
+        }
+    }
     let method = req.method().clone();
     let path = req.path().to_owned();
     let start = Instant::now();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, ensure, Context as _};
 
 use crate::component::{Backend, Context, Resources, Routes, Running};
+use crate::security::Security;
 use crate::Component;
 
 /// What the binary was built from, shown by `/healthz` and in the footer.
@@ -60,6 +61,7 @@ pub struct Site {
     /// Every path a component claimed, with its owner.
     claims: Vec<(String, &'static str)>,
     pub(crate) overrides: Vec<(String, String)>,
+    pub(crate) security: Security,
 }
 
 impl std::fmt::Debug for Site {
@@ -84,7 +86,15 @@ impl Site {
             parts: Vec::new(),
             claims: Vec::new(),
             overrides: Vec::new(),
+            security: Security::default(),
         }
+    }
+
+    /// The secret key, the trusted proxies and the cookie policy; components see them as
+    /// the `Security` resource.
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
     }
 
     /// The backend every component opens its store on.
@@ -123,6 +133,7 @@ impl Site {
             !self.parts.iter().any(|p| p.name == name),
             "two components are named {name}"
         );
+        self.resources.insert(self.security.clone());
         let mut ctx = Context {
             component: name,
             backend: self.backend,

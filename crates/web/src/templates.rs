@@ -2,13 +2,14 @@
 //! and the site's overrides.
 
 use actix_web::http::header::ContentType;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use anyhow::{bail, Context as _};
 use serde::Serialize;
 use tera::{Context, Tera};
 
 use crate::component::NavArea;
 use crate::error::ErrorChain;
+use crate::security::{CsrfToken, Identity};
 use crate::site::Part;
 use crate::{AppError, NavLink, Site};
 
@@ -104,6 +105,12 @@ impl Templates {
         ctx.insert("nav", &nav);
         ctx.insert("footer_links", &footer);
         ctx.insert("current_path", req.path());
+        let extensions = req.extensions();
+        let token = extensions.get::<CsrfToken>().map_or("", |t| t.0.as_str());
+        ctx.insert("csrf_token", token);
+        if let Some(user) = extensions.get::<Identity>() {
+            ctx.insert("user", &user.username);
+        }
         ctx
     }
 

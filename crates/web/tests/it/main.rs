@@ -1,6 +1,7 @@
 //! The shell and the seam, with made-up components only: the real server on port 0,
 //! driven over HTTP.
 
+mod csrf;
 mod helpers;
 mod seam;
 mod shell;

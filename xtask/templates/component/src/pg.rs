@@ -63,7 +63,9 @@ impl PgStore {
             Fault::Check { message } => StoreError::Invalid(message),
             // No query here reads one row that may be missing; when one does (a `get`), add
             // a `StoreError::NotFound` and answer it with a 404.
-            Fault::NotFound => StoreError::Unavailable("a row went missing".into()),
+            Fault::NotFound | Fault::ForeignKey { .. } => {
+                StoreError::Unavailable("a row went missing".into())
+            }
             // No column here is unique; when one is, answer its violation as a conflict
             // (409) rather than as a passing outage.
             Fault::Unique { error, .. } | Fault::Unavailable(error) => {

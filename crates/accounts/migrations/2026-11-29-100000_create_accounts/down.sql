@@ -1,0 +1,3 @@
+DROP TABLE accounts_login_failures;
+DROP TABLE accounts_sessions;
+DROP TABLE accounts_users;
