@@ -8,7 +8,8 @@
 //! 2. build: `cargo build --release -p cli --bin quotes`, stamped with the commit;
 //! 3. release: binary, config and fixtures copied into `releases/<commit>[-dirty]/`;
 //! 4. backing services: the managed PostgreSQL cluster (or `DATABASE_URL`, or none);
-//! 5. prepare: wait for the database, `quotes migrate`, `quotes load-quotes`;
+//! 5. prepare: wait for the database, `quotes migrate`, `quotes load-quotes`, and
+//!    `quotes createsuperuser --no-input` when `QUOTES_SUPERUSER_*` are set;
 //! 6. run: the replicas, rolled one at a time when nginx is in front (see `run`).
 //!
 //! Everything lives in one deploy directory (see `layout` and docs/deploy.md), and deploy
@@ -65,7 +66,26 @@ pub struct Options {
 
 /// Environment variables of ours that the app gets as they are, besides every
 /// `QUOTES__SECTION__KEY` (which the app's settings read).
-const PASSED_ON: [&str; 3] = ["QUOTES_ENV", "QUOTES_LOG_FORMAT", "RUST_LOG"];
+const PASSED_ON: [&str; 4] = ["QUOTES_ENV", "QUOTES_LOG_FORMAT", "RUST_LOG", "SECRET_KEY"];
+
+/// What `createsuperuser --no-input` reads: given to the command that makes the superuser
+/// (and, on the memory store, to the replicas that each make it), never kept in app.env
+/// otherwise.
+const SUPERUSER_VARS: [&str; 3] = [
+    "QUOTES_SUPERUSER_USERNAME",
+    "QUOTES_SUPERUSER_EMAIL",
+    "QUOTES_SUPERUSER_PASSWORD",
+];
+
+/// The superuser variables of the deploying shell, when a name and a password are given.
+fn superuser_vars() -> Option<Vec<(&'static str, String)>> {
+    let vars: Vec<(&'static str, String)> = SUPERUSER_VARS
+        .iter()
+        .filter_map(|k| Some((*k, env::var(k).ok().filter(|v| !v.is_empty())?)))
+        .collect();
+    let has = |k: &str| vars.iter().any(|(key, _)| *key == k);
+    (has("QUOTES_SUPERUSER_USERNAME") && has("QUOTES_SUPERUSER_PASSWORD")).then_some(vars)
+}
 
 /// What the public URL must answer within, once every replica is ready.
 const PUBLIC_READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -143,7 +163,8 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
                 None
             }
         };
-        Ok(app_env(store, database_url.as_deref()))
+        let secret_key = postgres::secret(&layout.secret_key_file(), 32)?;
+        Ok(app_env(store, database_url.as_deref(), &secret_key, proxy))
     })?;
     if store == Store::Memory {
         steps.skip(
@@ -199,9 +220,11 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
     if !pruned.is_empty() {
         println!("removed old releases: {}", pruned.join(", "));
     }
+    let admins = admins(&release, &env, store);
     Ok(Summary {
         state,
         direct_note: !proxy,
+        admins,
     })
 }
 
@@ -281,9 +304,11 @@ fn rollback_steps(layout: &Layout, steps: &mut Steps) -> Result<Summary> {
     })?;
     history.roll_back_to(&target_id);
     history.write(layout)?;
+    let admins = admins(&release, &env, state.store);
     Ok(Summary {
         state,
         direct_note: !proxy,
+        admins,
     })
 }
 
@@ -373,7 +398,7 @@ impl Tools {
 
 /// The app's environment: what the deploying shell says about the app (`QUOTES__*`,
 /// `QUOTES_ENV`, `QUOTES_LOG_FORMAT`, `RUST_LOG`), then deploy's own settings, which win.
-fn app_env(store: Store, database_url: Option<&str>) -> AppEnv {
+fn app_env(store: Store, database_url: Option<&str>, secret_key: &str, proxy: bool) -> AppEnv {
     let mut app = AppEnv::default();
     let mut inherited: Vec<(String, String)> = env::vars()
         .filter(|(k, v)| {
@@ -389,12 +414,27 @@ fn app_env(store: Store, database_url: Option<&str>) -> AppEnv {
         app.set("QUOTES_ENV", "production");
     }
     app.set("QUOTES__SERVER__HOST", "127.0.0.1");
+    // The key kept in the deploy directory, so that a redeploy keeps everyone signed in;
+    // one the operator gives wins.
+    if app.get("QUOTES__SECRET_KEY").is_none() && app.get("SECRET_KEY").is_none() {
+        app.set("QUOTES__SECRET_KEY", secret_key);
+    }
+    if proxy && app.get("QUOTES__SERVER__TRUSTED_PROXIES").is_none() {
+        // nginx connects from here; its X-Forwarded-For names the client.
+        app.set("QUOTES__SERVER__TRUSTED_PROXIES", "127.0.0.1");
+    }
     match database_url {
         Some(url) => {
             app.set("QUOTES_STORE", "postgres");
             app.set("DATABASE_URL", url);
         }
-        None => app.set("QUOTES_STORE", "memory"),
+        None => {
+            app.set("QUOTES_STORE", "memory");
+            // Each memory replica makes the superuser as it starts (`serve --create-superuser`).
+            for (key, value) in superuser_vars().unwrap_or_default() {
+                app.set(key, &value);
+            }
+        }
     }
     debug_assert!(store == Store::Memory || database_url.is_some());
     app
@@ -429,7 +469,37 @@ fn prepare(layout: &Layout, release: &Release, env: &AppEnv) -> Result<()> {
     quotes(&["migrate"])?;
     quotes(&["wait-for-db", "--timeout", "30s"])?;
     let fixtures = release.fixtures().display().to_string();
-    quotes(&["load-quotes", &fixtures])
+    quotes(&["load-quotes", &fixtures])?;
+    if let Some(vars) = superuser_vars() {
+        // Safe on every deploy: a superuser that exists is left as it is.
+        let mut command = run::app_command(release, env);
+        command
+            .args(["createsuperuser", "--no-input"])
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .current_dir(&release.dir);
+        let out = crate::cmd::output_logged(&mut command, &log)?;
+        for line in out.lines() {
+            println!("    quotes createsuperuser: {line}");
+        }
+    }
+    Ok(())
+}
+
+/// The active superusers of the deployed site (for the summary); none when it cannot say.
+fn admins(release: &Release, env: &AppEnv, store: Store) -> Vec<String> {
+    if store == Store::Memory {
+        return env
+            .get("QUOTES_SUPERUSER_USERNAME")
+            .map(|u| vec![u.to_owned()])
+            .unwrap_or_default();
+    }
+    let mut command = run::app_command(release, env);
+    command
+        .args(["users", "--superusers"])
+        .current_dir(&release.dir);
+    crate::cmd::output(&mut command)
+        .map(|out| out.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// The site through its public port answers `/readyz` with 200, bounded.
@@ -461,6 +531,8 @@ struct Summary {
     state: State,
     /// No nginx: the next deploy costs a moment of downtime.
     direct_note: bool,
+    /// The active superusers.
+    admins: Vec<String>,
 }
 
 impl Summary {
@@ -483,7 +555,18 @@ impl Summary {
             layout.logs().display(),
             hint(layout, "logs --follow")
         );
-        println!("    admin:    none exists yet (quotes has no admin accounts)");
+        if self.admins.is_empty() {
+            println!(
+                "    admin:    none yet: set QUOTES_SUPERUSER_USERNAME and QUOTES_SUPERUSER_PASSWORD and deploy again, or `{}`",
+                hint(layout, "manage createsuperuser")
+            );
+        } else {
+            println!(
+                "    admin:    {} (log in at http://127.0.0.1:{}/accounts/login)",
+                self.admins.join(", "),
+                s.public_port
+            );
+        }
         println!(
             "    manage:   `{}` (any quotes command, with the deployed settings)",
             hint(layout, "manage export-quotes")
@@ -596,12 +679,22 @@ mod tests {
 
     #[test]
     fn the_app_gets_production_settings_and_our_url() {
-        let env = app_env(Store::External, Some("postgres://u:p@h/db"));
+        let env = app_env(Store::External, Some("postgres://u:p@h/db"), "k3y", true);
         assert_eq!(env.get("QUOTES_STORE"), Some("postgres"));
         assert_eq!(env.get("DATABASE_URL"), Some("postgres://u:p@h/db"));
         assert_eq!(env.get("QUOTES__SERVER__HOST"), Some("127.0.0.1"));
+        assert_eq!(env.get("QUOTES__SECRET_KEY"), Some("k3y"));
+        assert_eq!(
+            env.get("QUOTES__SERVER__TRUSTED_PROXIES"),
+            Some("127.0.0.1")
+        );
         assert!(env.get("QUOTES_ENV").is_some());
-        let env = app_env(Store::Memory, None);
+        let env = app_env(Store::Memory, None, "k3y", false);
+        assert_eq!(
+            env.get("QUOTES__SERVER__TRUSTED_PROXIES"),
+            None,
+            "no proxy, no trust"
+        );
         assert_eq!(env.get("QUOTES_STORE"), Some("memory"));
         assert_eq!(env.get("DATABASE_URL"), None);
         assert_eq!(grace(&env), Duration::from_secs(35));

@@ -2,8 +2,10 @@
 //! a user runs it (this very binary, as a subprocess), into a temporary deploy directory on
 //! free ports, so a deployment the user has running is never touched.
 //!
-//! It deploys one process on the managed PostgreSQL, adds a quote with `manage`, deploys
-//! three replicas behind nginx, then redeploys and rolls back while a bounded load runs
+//! It deploys one process on the managed PostgreSQL (with a superuser from
+//! `QUOTES_SUPERUSER_*`), adds a quote with `manage`, deploys three replicas behind nginx
+//! (the superuser is left as it is, and deploy says so), logs in through nginx and sees the
+//! sign-in hold on every replica, then redeploys and rolls back while a bounded load runs
 //! through nginx and counts every failed request (there must be none), and finally stops
 //! everything and checks that none of its processes is left. A guard stops and removes the
 //! directory whatever happens, keeping the logs under `target/xtask/deploy-e2e-logs/`.
@@ -39,6 +41,8 @@ const LOAD_THREADS: usize = 4;
 const FIXTURE_QUOTES: u64 = 17;
 /// What the fabricated previous release is called, for the rollback.
 const PREVIOUS: &str = "e2e-previous";
+/// The superuser every deploy of the test is given (name, password).
+const SUPERUSER: (&str, &str) = ("boss", "Tr0ub4dor&3-horse");
 
 pub fn run(root: &Path) -> Result<()> {
     sweep_leftovers();
@@ -112,6 +116,35 @@ pub fn run(root: &Path) -> Result<()> {
         prepare.contains(&format!("0 added, {FIXTURE_QUOTES} already there")),
         "the second prepare loaded nothing new (see {})",
         layout.log("prepare.log").display()
+    );
+    ensure!(
+        prepare.contains("superuser boss created")
+            && prepare.contains("a user named boss exists already; nothing changed"),
+        "the first deploy made the superuser and the second left it as it was (see {})",
+        layout.log("prepare.log").display()
+    );
+
+    println!("--- e2e: log in through nginx; the sign-in holds on every replica");
+    let session = site.login(SUPERUSER.0, SUPERUSER.1)?;
+    let mut seen = 0;
+    for _ in 0..20 {
+        ensure!(
+            site.signed_in_as(&session, SUPERUSER.0)?,
+            "a request through nginx after the login did not see the user"
+        );
+        seen += 1;
+    }
+    for r in &state.replicas {
+        ensure!(
+            Site::new(r.port).signed_in_as(&session, SUPERUSER.0)?,
+            "the replica on port {} does not see the sign-in",
+            r.port
+        );
+    }
+    println!(
+        "    {seen} requests through nginx and one to each of the {} replicas saw {} signed in",
+        state.replicas.len(),
+        SUPERUSER.0
     );
 
     println!("--- e2e: redeploy and rollback under load");
@@ -268,6 +301,9 @@ impl Sandbox {
         // Bounded drains keep a stuck replica from stretching the test.
         command.env("QUOTES__SERVER__SHUTDOWN_TIMEOUT_SECS", "10");
         command
+            .env("QUOTES_SUPERUSER_USERNAME", SUPERUSER.0)
+            .env("QUOTES_SUPERUSER_PASSWORD", SUPERUSER.1);
+        command
     }
 
     fn stream(&self, args: &[&str]) -> Result<()> {
@@ -384,11 +420,78 @@ impl Site {
         Ok(())
     }
 
+    /// Logs in as a browser does (the form's token and cookie, then the post); returns the
+    /// session cookie (`quotes_session=…`). Cookies are carried by hand: the deployed site
+    /// marks them Secure, which a cookie jar would not send over plain HTTP.
+    fn login(&self, user: &str, password: &str) -> Result<String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .proxy(None)
+            .build()
+            .into();
+        let url = format!("{}/accounts/login", self.base);
+        let mut form = agent
+            .get(&url)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let csrf_cookie = set_cookie(&form, "quotes_csrf").context("no CSRF cookie")?;
+        let page = form.body_mut().read_to_string()?;
+        let marker = "name=\"csrf_token\" value=\"";
+        let at = page
+            .find(marker)
+            .context("no CSRF field on the login page")?
+            + marker.len();
+        let token = page.get(at..at + 64).context("a short CSRF token")?;
+        let body = format!(
+            "username={user}&password={}&csrf_token={token}",
+            password.replace('&', "%26")
+        );
+        let done = agent
+            .post(&url)
+            .header("cookie", &csrf_cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send(body.as_bytes())
+            .with_context(|| format!("POST {url}"))?;
+        ensure!(
+            done.status().as_u16() == 303,
+            "logging in as {user} answered {}",
+            done.status()
+        );
+        set_cookie(&done, "quotes_session").context("no session cookie after the login")
+    }
+
+    /// Whether `/` shows `user` signed in for a request with `session`.
+    fn signed_in_as(&self, session: &str, user: &str) -> Result<bool> {
+        let url = format!("{}/", self.base);
+        let mut response = self
+            .agent
+            .get(&url)
+            .header("cookie", session)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        Ok(body.contains(&format!("data-nav=\"{user}\">{user}</a>")))
+    }
+
     /// `total` of `/api/quotes`.
     fn total(&self) -> Result<u64> {
         let body = self.get_ok("/api/quotes?per_page=1")?;
         json_number(&body, "total").with_context(|| format!("no total in {body}"))
     }
+}
+
+/// `name=value` of the cookie `name` that a response sets.
+fn set_cookie(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
 }
 
 fn agent() -> ureq::Agent {

@@ -46,6 +46,7 @@ fn check_compose(root: &Path, compose: &Path) -> Result<()> {
             .arg(&file)
             .args(["config", "--services"])
             .env("POSTGRES_PASSWORD", "placeholder-for-config-check")
+            .env("SECRET_KEY", "placeholder-for-config-check")
             .env_remove("DOCKER_HOST"),
     )
     .with_context(|| format!("{} does not pass `docker-compose config`", file.display()))?;

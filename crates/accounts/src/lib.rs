@@ -213,10 +213,10 @@ impl Running for Accounts {
     fn nav(&self, req: &HttpRequest) -> Vec<NavLink> {
         match web::identity(req) {
             Some(user) => vec![
-                NavLink::new(user.username, "/accounts/password"),
-                NavLink::post("Log out", "/accounts/logout"),
+                NavLink::new(user.username, "/accounts/password").in_account_area(),
+                NavLink::post("Log out", "/accounts/logout").in_account_area(),
             ],
-            None => vec![NavLink::new("Log in", "/accounts/login")],
+            None => vec![NavLink::new("Log in", "/accounts/login").in_account_area()],
         }
     }
 

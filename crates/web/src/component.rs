@@ -289,6 +289,8 @@ pub enum NavArea {
     Main,
     /// The footer.
     Footer,
+    /// The right end of the navigation bar: who is signed in, log in and out.
+    Account,
 }
 
 /// A link in the site's navigation.
@@ -309,6 +311,14 @@ impl NavLink {
             href: href.into(),
             area: NavArea::Main,
             post: false,
+        }
+    }
+
+    /// The same link at the account end of the navigation bar.
+    pub fn in_account_area(self) -> Self {
+        Self {
+            area: NavArea::Account,
+            ..self
         }
     }
 

@@ -98,12 +98,17 @@ impl Templates {
     /// request (`nav`, `footer_links`) and the current path.
     pub fn context(&self, req: &HttpRequest) -> Context {
         let links: Vec<NavLink> = self.parts.iter().flat_map(|p| p.running.nav(req)).collect();
-        let (nav, footer): (Vec<_>, Vec<_>) =
-            links.into_iter().partition(|l| l.area == NavArea::Main);
+        let in_area = |area| -> Vec<&NavLink> { links.iter().filter(|l| l.area == area).collect() };
+        let (nav, footer, account) = (
+            in_area(NavArea::Main),
+            in_area(NavArea::Footer),
+            in_area(NavArea::Account),
+        );
         let mut ctx = Context::new();
         ctx.insert("site", &self.site);
         ctx.insert("nav", &nav);
         ctx.insert("footer_links", &footer);
+        ctx.insert("account_links", &account);
         ctx.insert("current_path", req.path());
         let extensions = req.extensions();
         let token = extensions.get::<CsrfToken>().map_or("", |t| t.0.as_str());

@@ -80,6 +80,12 @@ impl Layout {
         self.base.join("secrets").join("postgres-password")
     }
 
+    /// The app's secret key (signs sessions and CSRF tokens): made once, kept, so that a
+    /// redeploy keeps everyone signed in.
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.base.join("secrets").join("secret-key")
+    }
+
     pub fn docker_password_file(&self) -> PathBuf {
         self.base.join("secrets").join("docker-postgres-password")
     }

@@ -238,7 +238,7 @@ http {{
 
         location / {{
             proxy_pass http://quotes_web;
-            proxy_set_header Host $host;
+            proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Request-Id $request_id;

@@ -243,8 +243,14 @@ fn ensure_role(cluster: &Cluster, superuser: &str, password: &str) -> Result<()>
 /// The kept password, or a new one: 32 hex digits from the kernel's random source, so it
 /// needs no quoting in a URL or in SQL.
 pub fn password(path: &Path) -> Result<String> {
+    secret(path, 16)
+}
+
+/// The secret kept in `path` (made private again), or a new one of `bytes` random bytes as
+/// hex, written with mode 0600 in a 0700 folder.
+pub fn secret(path: &Path, bytes: usize) -> Result<String> {
     match fs::read_to_string(path) {
-        Ok(text) if is_password(text.trim()) => {
+        Ok(text) if is_password(text.trim(), bytes) => {
             // Whatever happened to the files since, only their owner may read them again.
             fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
             if let Some(dir) = path.parent() {
@@ -259,11 +265,11 @@ pub fn password(path: &Path) -> Result<String> {
         Err(err) if err.kind() == ErrorKind::NotFound => {}
         Err(err) => return Err(err).with_context(|| format!("could not read {}", path.display())),
     }
-    let mut bytes = [0u8; 16];
+    let mut random = vec![0u8; bytes];
     fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
+        .and_then(|mut f| f.read_exact(&mut random))
         .context("could not read /dev/urandom")?;
-    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
@@ -272,8 +278,8 @@ pub fn password(path: &Path) -> Result<String> {
     Ok(password)
 }
 
-fn is_password(text: &str) -> bool {
-    text.len() >= 16 && text.chars().all(|c| c.is_ascii_hexdigit())
+fn is_password(text: &str, bytes: usize) -> bool {
+    text.len() >= 2 * bytes && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Waits (bounded) until the server behind `url` accepts connections: `pg_isready` when it

@@ -306,6 +306,9 @@ fn spawn(layout: &Layout, target: &Target, port: u16) -> Result<Child> {
     server.arg("serve");
     if target.store == Store::Memory {
         server.arg("--load-quotes").arg(target.release.fixtures());
+        if target.env.get("QUOTES_SUPERUSER_USERNAME").is_some() {
+            server.arg("--create-superuser");
+        }
     }
     server
         .env("PORT", port.to_string())

@@ -44,6 +44,9 @@ impl Store {
     }
 }
 
+/// The superuser every scenario's site has (name, password), made as an operator makes one.
+pub const SUPERUSER: (&str, &str) = ("boss", "Tr0ub4dor&3-horse");
+
 /// Quotes a scenario starts with.
 #[derive(Debug, Clone, Copy)]
 pub enum Fixture {
@@ -307,10 +310,15 @@ impl App {
         let mut serve = quotes(&store);
         serve.arg("serve").env("PORT", port.to_string());
         if store.database.is_some() {
-            // As an operator deploys: migrate (a no-op on a migrated database), load, serve.
+            // As an operator deploys: migrate, make the superuser, load, serve.
             let mut migrate = quotes(&store);
             migrate.arg("migrate");
             run_to_completion(migrate, log).await;
+            if cfg!(feature = "accounts") {
+                let mut superuser = quotes(&store);
+                superuser.args(["createsuperuser", "--no-input"]);
+                run_to_completion(superuser, log).await;
+            }
             if !files_to_load.is_empty() {
                 let mut load = quotes(&store);
                 load.arg("load-quotes").args(&files_to_load);
@@ -320,6 +328,9 @@ impl App {
             // A store without a database lives in the serving process: only `serve` loads it.
             for file in &files_to_load {
                 serve.arg("--load-quotes").arg(file);
+            }
+            if cfg!(feature = "accounts") {
+                serve.arg("--create-superuser");
             }
         }
         let mut server = Process::spawn("quotes serve", &mut serve, log);
@@ -358,6 +369,8 @@ fn quotes(store: &Store) -> Command {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("QUOTES_STORE", store.name)
+        .env("QUOTES_SUPERUSER_USERNAME", SUPERUSER.0)
+        .env("QUOTES_SUPERUSER_PASSWORD", SUPERUSER.1)
         .env("QUOTES_LOG_FORMAT", "text")
         // A clean stop needs no more than this; it bounds a hung one.
         .env("QUOTES__SERVER__SHUTDOWN_TIMEOUT_SECS", "5")
@@ -690,6 +703,16 @@ impl Browser {
         panic!("looking for `{css}` on {page}: {e}");
     }
 
+    /// Types `text` into the first field matching `css`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.hook(css).await;
+        must(field.clear().await, format_args!("clearing {css}"));
+        must(
+            field.send_keys(text).await,
+            format_args!("typing into {css}"),
+        );
+    }
+
     /// How many elements match `css` now, without waiting: for things that must be absent.
     pub async fn count(&self, css: &str) -> usize {
         must(
@@ -754,9 +777,14 @@ impl Browser {
         )
     }
 
-    /// Clicks the first element matching `css` and waits for the next page; returns its path.
+    /// Clicks the first element matching `css` and waits for the next page (which may have
+    /// the same address, as a form posted back to itself); returns its path.
     pub async fn follow(&self, css: &str) -> String {
         let before = self.path().await;
+        let page = must(
+            self.driver.find(By::Tag("html")).await,
+            format_args!("finding the page on {before}"),
+        );
         let link = self.hook(css).await;
         must(
             link.click().await,
@@ -765,8 +793,10 @@ impl Browser {
         let deadline = Instant::now() + NAVIGATION_TIMEOUT;
         loop {
             let now = self.path().await;
-            // The address changes when the next page commits, before it has all loaded.
-            if now != before && self.loaded().await {
+            // The old page's root goes stale once the next page commits, before it has all
+            // loaded.
+            let replaced = !page.is_present().await.unwrap_or(false);
+            if replaced && self.loaded().await {
                 return now;
             }
             assert!(

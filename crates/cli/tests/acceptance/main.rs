@@ -5,6 +5,8 @@
 //! quotes component's) plus one line below naming the quotes it starts with. Screenshots go
 //! to `target/acceptance/<scenario>-<store>.png`.
 
+#[cfg(feature = "accounts")]
+mod accounts;
 mod harness;
 #[cfg(feature = "quotes")]
 mod scenarios;
@@ -92,5 +94,7 @@ scenarios! {
     scenarios::stylesheet_applies_and_console_stays_clean(SUN_TZU);
     #[cfg(feature = "quotes")]
     scenarios::long_words_wrap_instead_of_scrolling_sideways(LONG_WORDS);
+    #[cfg(feature = "accounts")]
+    accounts::log_in_see_your_name_log_out();
     // `cargo xtask new-component NAME` adds its scenario above this line.
 }

@@ -5,6 +5,8 @@ mod components;
 mod helpers;
 mod site;
 // The only place these tests pick modules by feature: what a module needs must be built in.
+#[cfg(feature = "accounts")]
+mod accounts;
 #[cfg(feature = "quotes")]
 mod commands;
 #[cfg(all(feature = "quotes", feature = "store-memory"))]
