@@ -126,7 +126,13 @@ fn compose(layout: &Layout, commit: &str, port: u16) -> Result<Command> {
         bail!("neither `docker compose` nor `docker-compose` is installed (Debian: `apt-get install docker-compose`)");
     };
     let password = postgres::password(&layout.docker_password_file())?;
+    // The same kept key as the deploy without Docker; one in the environment wins.
+    let secret_key = match std::env::var("SECRET_KEY") {
+        Ok(key) if !key.is_empty() => key,
+        _ => postgres::secret(&layout.secret_key_file(), 32)?,
+    };
     command
+        .env("SECRET_KEY", secret_key)
         .current_dir(&layout.root)
         .arg("-f")
         .arg(layout.root.join("deploy").join("compose.yaml"))

@@ -2,14 +2,12 @@
 //! createsuperuser is safe to run on every deploy, and no password reaches a log or the
 //! terminal.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use crate::helpers::*;
 
 const PASSWORD: &str = "Tr0ub4dor&3-horse";
 const NEW_PASSWORD: &str = "Gl4ss-Elephant!9";
 
+#[cfg(feature = "store-pg")]
 fn superuser_env(db: &SiteDb) -> Vec<(&'static str, &str)> {
     let mut env = db.env();
     env.extend([
@@ -20,6 +18,7 @@ fn superuser_env(db: &SiteDb) -> Vec<(&'static str, &str)> {
     env
 }
 
+#[cfg(feature = "store-pg")]
 fn no_password_in(r: &Run) {
     for secret in [PASSWORD, NEW_PASSWORD] {
         assert!(
@@ -104,6 +103,8 @@ fn createsuperuser_refuses_a_weak_password_by_rule_and_adds_nobody() {
 /// Runs `quotes args…` with `input` on its stdin.
 #[cfg(feature = "store-pg")]
 fn run_with_input(env: &[(&str, &str)], args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
     let mut child = quotes(env)
         .args(args)
         .stdin(Stdio::piped())
@@ -165,6 +166,7 @@ fn createsuperuser_and_changepassword_ask_when_run_by_hand() {
 }
 
 /// Logs in through the real server as a browser would; returns the status of the login.
+#[cfg(feature = "store-memory")]
 fn login(base: &str, client: &reqwest::blocking::Client, user: &str, password: &str) -> u16 {
     let page = client
         .get(format!("{base}/accounts/login"))
@@ -188,6 +190,7 @@ fn login(base: &str, client: &reqwest::blocking::Client, user: &str, password: &
         .as_u16()
 }
 
+#[cfg(feature = "store-memory")]
 fn browser() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
