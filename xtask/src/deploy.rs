@@ -419,6 +419,10 @@ fn app_env(store: Store, database_url: Option<&str>, secret_key: &str, proxy: bo
     if app.get("QUOTES__SECRET_KEY").is_none() && app.get("SECRET_KEY").is_none() {
         app.set("QUOTES__SECRET_KEY", secret_key);
     }
+    // This deploy serves plain HTTP on 127.0.0.1; with TLS in front, set it to true.
+    if app.get("QUOTES__SERVER__SECURE_COOKIES").is_none() {
+        app.set("QUOTES__SERVER__SECURE_COOKIES", "false");
+    }
     if proxy && app.get("QUOTES__SERVER__TRUSTED_PROXIES").is_none() {
         // nginx connects from here; its X-Forwarded-For names the client.
         app.set("QUOTES__SERVER__TRUSTED_PROXIES", "127.0.0.1");

@@ -96,7 +96,11 @@ pub fn run(root: &Path) -> Result<()> {
     );
 
     println!("--- e2e: deploy --replicas 3 (nginx in front)");
-    sandbox.stream(&["deploy", "--port", &port_arg, "--replicas", "3"])?;
+    let said = sandbox.output(&["deploy", "--port", &port_arg, "--replicas", "3"])?;
+    ensure!(
+        said.contains(&format!("admin:    {} (log in at", SUPERUSER.0)),
+        "the summary names the superuser"
+    );
     let state = read_state(&layout)?;
     ensure!(
         state.proxy && state.nginx.is_some(),
@@ -443,7 +447,8 @@ impl Site {
             .find(marker)
             .context("no CSRF field on the login page")?
             + marker.len();
-        let token = page.get(at..at + 64).context("a short CSRF token")?;
+        let end = at + page[at..].find('"').context("an unended CSRF field")?;
+        let token = &page[at..end];
         let body = format!(
             "username={user}&password={}&csrf_token={token}",
             password.replace('&', "%26")

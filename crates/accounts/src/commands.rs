@@ -34,6 +34,8 @@ pub(crate) fn definitions() -> Vec<Command> {
         Command::new("changepassword")
             .about("Set a user's password (asked twice; read from stdin when it is not a terminal) and end the user's sessions")
             .arg(Arg::new("username").value_name("USER").required(true)),
+        Command::new("clearsessions")
+            .about("Drop expired and idle sessions and old login attempts (the site also does it now and then)"),
         Command::new("users").about("List the users").arg(
             Arg::new("superusers")
                 .long("superusers")
@@ -110,6 +112,7 @@ fn checked(password: &str, min_length: usize, names: &[&str]) -> anyhow::Result<
 }
 
 pub(crate) struct Commands<'a> {
+    pub state: &'a crate::State,
     pub store: &'a dyn AccountStore,
     pub min_password_length: usize,
     /// The environment, as a function so that tests can give their own.
@@ -136,6 +139,13 @@ impl Commands<'_> {
                 self.changepassword(user, ctx)
             }
             "users" => self.users(args.get_flag("superusers"), ctx),
+            "clearsessions" => {
+                ctx.wait_until_ready()?;
+                let (sessions, attempts) =
+                    self.state.purge(chrono::Utc::now()).map_err(unavailable)?;
+                println!("dropped {sessions} session(s) and {attempts} login attempt(s)");
+                Ok(())
+            }
             other => bail!("the accounts component has no command {other}"),
         }
     }
@@ -163,7 +173,14 @@ impl Commands<'_> {
         let username = Username::parse(&username)?;
         ctx.wait_until_ready()?;
         if let Some(user) = self.store.find(username.as_str()).map_err(unavailable)? {
+            if !(user.flags.is_superuser && user.flags.is_active) {
+                bail!(
+                    "a user named {} exists but is not an active superuser; nothing changed (pick another name, or change that user's rights in the admin)",
+                    user.username.as_str()
+                );
+            }
             if !update_password {
+                tracing::info!(user = user.id.0, "superuser exists; nothing changed");
                 println!(
                     "a user named {} exists already; nothing changed (--update-password sets its password)",
                     user.username.as_str()
@@ -182,6 +199,11 @@ impl Commands<'_> {
                 .store
                 .delete_sessions_of(user.id, None)
                 .map_err(unavailable)?;
+            tracing::info!(
+                user = user.id.0,
+                ended_sessions = ended,
+                "superuser's password updated"
+            );
             println!(
                 "password of {} updated; {ended} session(s) ended",
                 user.username.as_str()
@@ -216,6 +238,7 @@ impl Commands<'_> {
                 }
                 e => unavailable(e),
             })?;
+        tracing::info!(user = user.id.0, "superuser created");
         println!("superuser {} created", user.username.as_str());
         Ok(())
     }

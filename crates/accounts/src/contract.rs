@@ -23,7 +23,9 @@ macro_rules! account_store_contract {
             a_session_needs_its_user,
             deleting_a_users_sessions_can_keep_one,
             expired_and_idle_sessions_are_purged,
-            failures_are_counted_per_key_and_cleared
+            failures_are_counted_per_key_and_cleared,
+            racing_attempts_never_all_pass,
+            logins_and_sessions_of_missing_or_duplicate_things_are_refused
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -209,10 +211,13 @@ pub fn expired_and_idle_sessions_are_purged(s: &dyn AccountStore) {
 pub fn failures_are_counted_per_key_and_cleared(s: &dyn AccountStore) {
     let now = Utc::now();
     let keys = ["user:ada".to_owned(), "addr:192.0.2.1".to_owned()];
-    s.record_failure(&keys, now - Duration::minutes(20))
+    let old = s
+        .record_attempt(&keys, now - Duration::minutes(20))
         .unwrap();
-    s.record_failure(&keys, now - Duration::minutes(2)).unwrap();
-    s.record_failure(&keys[..1], now - Duration::minutes(1))
+    assert_eq!(old.len(), 2, "one attempt a key");
+    s.record_attempt(&keys, now - Duration::minutes(2)).unwrap();
+    let last = s
+        .record_attempt(&keys[..1], now - Duration::minutes(1))
         .unwrap();
     let since = now - Duration::minutes(15);
     assert_eq!(s.failures_since("user:ada", since).unwrap().len(), 2);
@@ -222,7 +227,61 @@ pub fn failures_are_counted_per_key_and_cleared(s: &dyn AccountStore) {
         .unwrap();
     assert_eq!(times.len(), 3);
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    s.forget_attempts(&last).unwrap();
+    assert_eq!(s.failures_since("user:ada", since).unwrap().len(), 1);
+    assert_eq!(
+        s.purge_attempts(now - Duration::minutes(10)).unwrap(),
+        2,
+        "the old ones"
+    );
+    assert_eq!(
+        s.failures_since("user:ada", now - Duration::hours(1))
+            .unwrap()
+            .len(),
+        1
+    );
     s.clear_failures("user:ada").unwrap();
     assert!(s.failures_since("user:ada", since).unwrap().is_empty());
     assert_eq!(s.failures_since("addr:192.0.2.1", since).unwrap().len(), 1);
+}
+
+/// Twenty attempts at once, each recorded and then counted: however they interleave, no
+/// more than the limit see a count within it (a throttle on this store cannot be raced).
+pub fn racing_attempts_never_all_pass(s: &dyn AccountStore) {
+    let limit = 5;
+    let now = Utc::now();
+    let admitted: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                scope.spawn(move || {
+                    s.record_attempt(&["user:race".to_owned()], now).unwrap();
+                    s.failures_since("user:race", now - Duration::minutes(1))
+                        .unwrap()
+                        .len()
+                        <= limit
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| usize::from(h.join().unwrap()))
+            .sum()
+    });
+    assert!(
+        admitted <= limit,
+        "{admitted} of 20 passed a limit of {limit}"
+    );
+}
+
+pub fn logins_and_sessions_of_missing_or_duplicate_things_are_refused(s: &dyn AccountStore) {
+    assert!(matches!(
+        s.record_login(UserId(777_777), Utc::now()),
+        Err(AccountsError::NotFound)
+    ));
+    let ada = s.create(new_user("ada")).unwrap();
+    s.create_session(session("same", ada.id, 60)).unwrap();
+    assert!(matches!(
+        s.create_session(session("same", ada.id, 60)),
+        Err(AccountsError::Conflict(_))
+    ));
 }

@@ -21,11 +21,12 @@ mod session;
 mod store;
 mod throttle;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use web::actix_web::web::{post, Data};
+use web::actix_web::web::{get, head, post, Data};
 use web::actix_web::HttpRequest;
 use web::clap::{Arg, ArgMatches, Command};
 use web::{
@@ -72,8 +73,11 @@ impl Default for AccountsSettings {
     }
 }
 
+/// The longest lifetime or window a setting may ask for.
+const TEN_YEARS: u64 = 10 * 366 * 24 * 3600;
+
 fn seconds(secs: u64) -> Duration {
-    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+    Duration::seconds(i64::try_from(secs.min(TEN_YEARS)).unwrap_or(0))
 }
 
 impl Component for AccountsComponent {
@@ -95,10 +99,16 @@ impl Component for AccountsComponent {
             settings.throttle_failures >= 1,
             "[accounts] throttle_failures must be at least 1"
         );
-        anyhow::ensure!(
-            settings.session_idle_secs >= 1 && settings.session_absolute_secs >= 1,
-            "[accounts] session lifetimes must be at least a second"
-        );
+        for (name, value) in [
+            ("session_idle_secs", settings.session_idle_secs),
+            ("session_absolute_secs", settings.session_absolute_secs),
+            ("throttle_window_secs", settings.throttle_window_secs),
+        ] {
+            anyhow::ensure!(
+                (1..=TEN_YEARS).contains(&value),
+                "[accounts] {name} must be between 1 and {TEN_YEARS} seconds, not {value}"
+            );
+        }
         let security = ctx
             .resource::<Security>()
             .ok_or_else(|| anyhow::anyhow!("the site provides no security settings"))?;
@@ -131,6 +141,35 @@ pub(crate) struct State {
     pub sessions: Arc<session::Sessions>,
     pub throttle: throttle::Throttle,
     pub settings: AccountsSettings,
+    /// When this process last dropped dead sessions and old attempts (unix seconds).
+    last_purge: AtomicI64,
+}
+
+/// How often a process drops dead sessions and old login attempts, at the most.
+const PURGE_EVERY: i64 = 300;
+
+impl State {
+    /// Drops expired and idle sessions and attempts older than the window, at most once
+    /// every [`PURGE_EVERY`] seconds per process (`quotes clearsessions` does it at once).
+    pub(crate) fn purge_now_and_then(&self, now: DateTime<Utc>) -> Result<(), AccountsError> {
+        let last = self.last_purge.load(Ordering::Relaxed);
+        if now.timestamp() - last < PURGE_EVERY
+            || self
+                .last_purge
+                .compare_exchange(last, now.timestamp(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return Ok(());
+        }
+        self.purge(now).map(drop)
+    }
+
+    /// Drops expired and idle sessions and old attempts; returns how many of each.
+    pub(crate) fn purge(&self, now: DateTime<Utc>) -> Result<(u64, u64), AccountsError> {
+        let sessions = self.store.purge_sessions(now, now - self.sessions.idle)?;
+        let attempts = self.store.purge_attempts(now - self.throttle.window)?;
+        Ok((sessions, attempts))
+    }
 }
 
 /// The running component. Tests make one directly.
@@ -162,6 +201,7 @@ impl Accounts {
                 sessions: Arc::new(sessions),
                 throttle,
                 settings,
+                last_purge: AtomicI64::new(0),
             }),
         }
     }
@@ -173,6 +213,7 @@ impl Accounts {
 
     fn commands(&self) -> commands::Commands<'_> {
         commands::Commands {
+            state: &self.state,
             store: &*self.state.store,
             min_password_length: self.state.settings.min_password_length,
             var: |name| std::env::var(name).ok(),
@@ -185,14 +226,14 @@ impl Running for Accounts {
         routes
             .data(Data::from(self.state.clone()))
             .resource("/accounts/login", |r| {
-                r.route(web::actix_web::web::get().to(pages::login_form))
-                    .route(web::actix_web::web::head().to(pages::login_form))
+                r.route(get().to(pages::login_form))
+                    .route(head().to(pages::login_form))
                     .route(post().to(pages::login))
             })
             .resource("/accounts/logout", |r| r.route(post().to(pages::logout)))
             .resource("/accounts/password", |r| {
-                r.route(web::actix_web::web::get().to(pages::password_form))
-                    .route(web::actix_web::web::head().to(pages::password_form))
+                r.route(get().to(pages::password_form))
+                    .route(head().to(pages::password_form))
                     .route(post().to(pages::change_password))
             });
     }
@@ -216,7 +257,15 @@ impl Running for Accounts {
                 NavLink::new(user.username, "/accounts/password").in_account_area(),
                 NavLink::post("Log out", "/accounts/logout").in_account_area(),
             ],
-            None => vec![NavLink::new("Log in", "/accounts/login").in_account_area()],
+            // Back to this page after logging in (the login page itself goes home).
+            None if req.path().starts_with("/accounts/") => {
+                vec![NavLink::new("Log in", "/accounts/login").in_account_area()]
+            }
+            None => vec![NavLink::new(
+                "Log in",
+                format!("/accounts/login?next={}", pages::query_value(req.path())),
+            )
+            .in_account_area()],
         }
     }
 

@@ -21,7 +21,9 @@ struct Inner {
     users: BTreeMap<UserId, User>,
     next_id: i64,
     sessions: HashMap<String, Session>,
-    failures: HashMap<String, Vec<DateTime<Utc>>>,
+    /// Attempts by key: (id, time).
+    failures: HashMap<String, Vec<(i64, DateTime<Utc>)>>,
+    next_attempt: i64,
 }
 
 impl MemoryStore {
@@ -109,6 +111,11 @@ impl SessionStore for MemoryStore {
         if !inner.users.contains_key(&session.user_id) {
             return Err(AccountsError::NotFound);
         }
+        if inner.sessions.contains_key(&session.key_digest) {
+            return Err(AccountsError::Conflict(
+                "a session with this key exists".into(),
+            ));
+        }
         inner.sessions.insert(session.key_digest.clone(), session);
         Ok(())
     }
@@ -153,12 +160,24 @@ impl SessionStore for MemoryStore {
 }
 
 impl AttemptStore for MemoryStore {
-    fn record_failure(&self, keys: &[String], at: DateTime<Utc>) -> Result<(), AccountsError> {
+    fn record_attempt(
+        &self,
+        keys: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<i64>, AccountsError> {
         let mut inner = self.write();
+        let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
-            inner.failures.entry(key.clone()).or_default().push(at);
+            inner.next_attempt += 1;
+            let id = inner.next_attempt;
+            inner
+                .failures
+                .entry(key.clone())
+                .or_default()
+                .push((id, at));
+            ids.push(id);
         }
-        Ok(())
+        Ok(ids)
     }
 
     fn failures_since(
@@ -172,15 +191,36 @@ impl AttemptStore for MemoryStore {
             .get(key)
             .into_iter()
             .flatten()
-            .filter(|t| **t >= since)
-            .copied()
+            .map(|(_, t)| *t)
+            .filter(|t| *t >= since)
             .collect();
         times.sort();
         Ok(times)
     }
 
+    fn forget_attempts(&self, ids: &[i64]) -> Result<(), AccountsError> {
+        let mut inner = self.write();
+        for attempts in inner.failures.values_mut() {
+            attempts.retain(|(id, _)| !ids.contains(id));
+        }
+        inner.failures.retain(|_, a| !a.is_empty());
+        Ok(())
+    }
+
     fn clear_failures(&self, key: &str) -> Result<(), AccountsError> {
         self.write().failures.remove(key);
         Ok(())
+    }
+
+    fn purge_attempts(&self, before: DateTime<Utc>) -> Result<u64, AccountsError> {
+        let mut inner = self.write();
+        let mut dropped = 0;
+        for attempts in inner.failures.values_mut() {
+            let n = attempts.len();
+            attempts.retain(|(_, t)| *t >= before);
+            dropped += (n - attempts.len()) as u64;
+        }
+        inner.failures.retain(|_, a| !a.is_empty());
+        Ok(dropped)
     }
 }

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use serde::Deserialize;
+use web::actix_web::cookie::Cookie;
 use web::actix_web::http::header;
 use web::actix_web::web::{block, Data, Form, Query};
 use web::actix_web::{HttpRequest, HttpResponse};
@@ -30,6 +31,19 @@ pub(crate) fn safe_next(next: Option<&str>) -> String {
         }
         _ => "/".to_owned(),
     }
+}
+
+/// `value` made safe as a query value: what would end or split it is percent-encoded.
+pub(crate) fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn see_other(to: &str) -> HttpResponse {
@@ -83,7 +97,7 @@ pub(crate) async fn login_form(
         .body(login_page(&req, &t, page)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub(crate) struct LoginForm {
     #[serde(default)]
     username: String,
@@ -96,7 +110,7 @@ pub(crate) struct LoginForm {
 enum Outcome {
     Throttled(u64),
     Refused,
-    In(Box<User>, web::actix_web::cookie::Cookie<'static>),
+    In(Box<User>, Cookie<'static>),
 }
 
 pub(crate) async fn login(
@@ -107,7 +121,8 @@ pub(crate) async fn login(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
-    let keys = throttle::keys(&form.username, web::client_addr(&req));
+    let client = web::client_addr(&req);
+    let keys = throttle::keys(&form.username, client);
     let replaced = current(&req).map(|c| c.key_digest);
     let work = state.clone();
     let username = form.username.clone();
@@ -115,9 +130,11 @@ pub(crate) async fn login(
     // Hashing is slow on purpose: it runs on the blocking pool, never on the workers.
     let outcome = block(move || -> Result<Outcome, AccountsError> {
         let now = Utc::now();
-        if let Some(wait) = work.throttle.blocked(&keys, now)? {
-            return Ok(Outcome::Throttled(wait));
-        }
+        work.purge_now_and_then(now)?;
+        let attempt = match work.throttle.attempt(&keys, now)? {
+            throttle::Attempt::Throttled(wait) => return Ok(Outcome::Throttled(wait)),
+            throttle::Attempt::Admitted(ids) => ids,
+        };
         let user = work.store.find(&username)?;
         let good = match &user {
             Some(user) => {
@@ -130,15 +147,13 @@ pub(crate) async fn login(
         };
         match user {
             Some(user) if good => {
-                work.throttle.succeeded(&username)?;
+                work.throttle.succeeded(&username, &attempt)?;
                 let cookie = work.sessions.start(&user, replaced.as_deref(), now)?;
                 work.store.record_login(user.id, now)?;
                 Ok(Outcome::In(Box::new(user), cookie))
             }
-            _ => {
-                work.throttle.failed(&keys, now)?;
-                Ok(Outcome::Refused)
-            }
+            // The attempt stays recorded: it is a failure.
+            _ => Ok(Outcome::Refused),
         }
     })
     .await?
@@ -152,7 +167,7 @@ pub(crate) async fn login(
             Ok(res)
         }
         Outcome::Refused => {
-            tracing::info!("login refused");
+            tracing::info!(client = ?client, "login refused");
             let page = LoginPage {
                 username: &typed,
                 next: &next,
@@ -163,7 +178,7 @@ pub(crate) async fn login(
                 .body(login_page(&req, &t, page)?))
         }
         Outcome::Throttled(wait) => {
-            tracing::warn!(wait_secs = wait, "login throttled");
+            tracing::warn!(client = ?client, wait_secs = wait, "login throttled");
             let minutes = wait.div_ceil(60);
             let page = LoginPage {
                 username: "",
@@ -221,7 +236,7 @@ fn password_page(
 }
 
 fn to_login(req: &HttpRequest) -> HttpResponse {
-    see_other(&format!("/accounts/login?next={}", req.path()))
+    see_other(&format!("/accounts/login?next={}", query_value(req.path())))
 }
 
 pub(crate) async fn password_form(
@@ -243,7 +258,7 @@ pub(crate) async fn password_form(
         .body(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub(crate) struct PasswordForm {
     #[serde(default)]
     old_password: String,
@@ -264,56 +279,63 @@ pub(crate) async fn change_password(
     };
     let form = form.into_inner();
     let work = state.clone();
-    let result = block(move || -> Result<PasswordErrors, AccountsError> {
-        let user = work.store.get(session.user.id)?;
-        let mut errors = PasswordErrors::default();
-        if !password::verify(&form.old_password, &user.password_hash) {
-            errors
-                .old_password
-                .push("Your old password was entered incorrectly. Please enter it again.".into());
-        }
-        if form.new_password1 != form.new_password2 {
-            errors
-                .new_password2
-                .push("The two password fields didn't match.".into());
-        }
-        let names: Vec<&str> = std::iter::once(user.username.as_str())
-            .chain(user.email.as_ref().map(|e| e.as_str()))
-            .collect();
-        errors.new_password1.extend(
-            password::check(
-                &form.new_password1,
-                work.settings.min_password_length,
-                &names,
-            )
-            .into_iter()
-            .map(|r| r.message),
-        );
-        let ok = errors.old_password.is_empty()
-            && errors.new_password1.is_empty()
-            && errors.new_password2.is_empty();
-        if ok {
+    let result = block(
+        move || -> Result<(PasswordErrors, Option<Cookie<'static>>), AccountsError> {
+            let user = work.store.get(session.user.id)?;
+            let mut errors = PasswordErrors::default();
+            if !password::verify(&form.old_password, &user.password_hash) {
+                errors.old_password.push(
+                    "Your old password was entered incorrectly. Please enter it again.".into(),
+                );
+            }
+            if form.new_password1 != form.new_password2 {
+                errors
+                    .new_password2
+                    .push("The two password fields didn't match.".into());
+            }
+            let names: Vec<&str> = std::iter::once(user.username.as_str())
+                .chain(user.email.as_ref().map(|e| e.as_str()))
+                .collect();
+            errors.new_password1.extend(
+                password::check(
+                    &form.new_password1,
+                    work.settings.min_password_length,
+                    &names,
+                )
+                .into_iter()
+                .map(|r| r.message),
+            );
+            let ok = errors.old_password.is_empty()
+                && errors.new_password1.is_empty()
+                && errors.new_password2.is_empty();
+            if !ok {
+                return Ok((errors, None));
+            }
             work.store
                 .set_password(user.id, &password::hash(&form.new_password1))?;
-            // Every other session of this user ends; this one goes on.
+            // Every other session of this user ends; this one goes on under a new key.
             let ended = work
                 .store
                 .delete_sessions_of(user.id, Some(&session.key_digest))?;
+            let cookie = work
+                .sessions
+                .start(&user, Some(&session.key_digest), Utc::now())?;
             tracing::info!(user = user.id.0, ended_sessions = ended, "password changed");
-        }
-        Ok(errors)
-    })
+            Ok((errors, Some(cookie)))
+        },
+    )
     .await?
     .map_err(unavailable)?;
-    let failed = !result.old_password.is_empty()
-        || !result.new_password1.is_empty()
-        || !result.new_password2.is_empty();
-    if failed {
-        return Ok(HttpResponse::Ok()
+    match result {
+        (_, Some(cookie)) => {
+            let mut res = see_other("/accounts/password?changed=1");
+            res.add_cookie(&cookie).map_err(AppError::internal)?;
+            Ok(res)
+        }
+        (errors, None) => Ok(HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
-            .body(password_page(&req, &t, &result, false)?));
+            .body(password_page(&req, &t, &errors, false)?)),
     }
-    Ok(see_other("/accounts/password?changed=1"))
 }
 
 #[cfg(test)]

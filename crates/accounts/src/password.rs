@@ -4,7 +4,16 @@
 //! rule.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+
+/// How many password checks this process has run (to show that an unknown user costs one).
+static VERIFICATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// How many password checks (argon2 verifications) this process has run.
+pub fn verifications() -> u64 {
+    VERIFICATIONS.load(Ordering::Relaxed)
+}
 
 /// A rule a new password broke, with Django's code for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +105,7 @@ pub fn hash(password: &str) -> String {
 
 /// Whether `password` matches `hash`. A malformed hash matches nothing.
 pub fn verify(password: &str, hash: &str) -> bool {
+    VERIFICATIONS.fetch_add(1, Ordering::Relaxed);
     password_auth::verify_password(password, hash).is_ok()
 }
 

@@ -21,6 +21,8 @@ diesel::define_sql_function!(fn lower(x: Text) -> Text);
 
 /// The unique index on `lower(username)`.
 const USERNAME_KEY: &str = "accounts_users_username_key";
+/// The sessions' primary key.
+const SESSION_KEY: &str = "accounts_sessions_pkey";
 
 mod schema {
     diesel::table! {
@@ -148,6 +150,9 @@ impl PgStore {
             Fault::Unique { constraint, .. } if constraint.as_deref() == Some(USERNAME_KEY) => {
                 AccountsError::Taken(name.unwrap_or_default().to_owned())
             }
+            Fault::Unique { constraint, .. } if constraint.as_deref() == Some(SESSION_KEY) => {
+                AccountsError::Conflict("a session with this key exists".into())
+            }
             // The domain checks every field first, so only a rule it does not know lands here.
             Fault::Check { message } => AccountsError::Invalid(Invalid::new("user", message)),
             Fault::Unique { error, .. } | Fault::Unavailable(error) => {
@@ -243,10 +248,13 @@ impl UserStore for PgStore {
 
     fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<(), AccountsError> {
         let mut conn = self.conn()?;
-        diesel::update(users::table.find(id.0))
+        let n = diesel::update(users::table.find(id.0))
             .set(users::last_login.eq(at))
             .execute(&mut conn)
             .map_err(|e| self.error(e, None))?;
+        if n == 0 {
+            return Err(AccountsError::NotFound);
+        }
         Ok(())
     }
 
@@ -332,7 +340,11 @@ impl SessionStore for PgStore {
 }
 
 impl AttemptStore for PgStore {
-    fn record_failure(&self, keys: &[String], at: DateTime<Utc>) -> Result<(), AccountsError> {
+    fn record_attempt(
+        &self,
+        keys: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<i64>, AccountsError> {
         let mut conn = self.conn()?;
         let rows: Vec<_> = keys
             .iter()
@@ -340,9 +352,9 @@ impl AttemptStore for PgStore {
             .collect();
         diesel::insert_into(failures::table)
             .values(rows)
-            .execute(&mut conn)
-            .map_err(|e| self.error(e, None))?;
-        Ok(())
+            .returning(failures::id)
+            .get_results(&mut conn)
+            .map_err(|e| self.error(e, None))
     }
 
     fn failures_since(
@@ -359,11 +371,27 @@ impl AttemptStore for PgStore {
             .map_err(|e| self.error(e, None))
     }
 
+    fn forget_attempts(&self, ids: &[i64]) -> Result<(), AccountsError> {
+        let mut conn = self.conn()?;
+        diesel::delete(failures::table.filter(failures::id.eq_any(ids)))
+            .execute(&mut conn)
+            .map_err(|e| self.error(e, None))?;
+        Ok(())
+    }
+
     fn clear_failures(&self, key: &str) -> Result<(), AccountsError> {
         let mut conn = self.conn()?;
         diesel::delete(failures::table.filter(failures::key.eq(key)))
             .execute(&mut conn)
             .map_err(|e| self.error(e, None))?;
         Ok(())
+    }
+
+    fn purge_attempts(&self, before: DateTime<Utc>) -> Result<u64, AccountsError> {
+        let mut conn = self.conn()?;
+        let n = diesel::delete(failures::table.filter(failures::at.lt(before)))
+            .execute(&mut conn)
+            .map_err(|e| self.error(e, None))?;
+        Ok(n as u64)
     }
 }

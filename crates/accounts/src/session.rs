@@ -35,7 +35,7 @@ pub(crate) struct Sessions {
 }
 
 /// The session of this request, for the handlers that change it (logout, password change).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Current {
     pub key_digest: String,
     pub user: User,
@@ -93,7 +93,9 @@ impl Sessions {
             Ok(_) | Err(AccountsError::NotFound) => return Ok(None),
             Err(e) => return Err(e),
         };
-        if now - session.last_seen > Duration::minutes(1) {
+        // Often enough that a short idle setting never ends a session in use.
+        let refresh = Duration::minutes(1).min(self.idle / 2);
+        if now - session.last_seen > refresh {
             self.store.touch_session(&key_digest, now)?;
         }
         Ok(Some(Current { key_digest, user }))

@@ -97,7 +97,7 @@ pub struct Flags {
 }
 
 /// A stored user. The password hash is a PHC string (argon2id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: UserId,
     pub username: Username,
@@ -109,13 +109,36 @@ pub struct User {
     pub date_joined: DateTime<Utc>,
 }
 
+// By hand, so that no log of a user ever holds its password hash.
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("flags", &self.flags)
+            .field("last_login", &self.last_login)
+            .field("date_joined", &self.date_joined)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A user to add.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewUser {
     pub username: Username,
     pub email: Option<Email>,
     pub password_hash: String,
     pub flags: Flags,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("flags", &self.flags)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A server-side session: what a cookie's key stands for. Stores see only a digest of the
@@ -140,6 +163,9 @@ pub enum AccountsError {
     Taken(String),
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    /// A session with this key exists already.
+    #[error("{0}")]
+    Conflict(String),
     /// The backend is down; try again later.
     #[error("store unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -156,12 +182,15 @@ pub trait UserStore: Send + Sync {
     fn list(&self) -> Result<Vec<User>, AccountsError>;
     fn set_password(&self, id: UserId, password_hash: &str) -> Result<(), AccountsError>;
     fn set_flags(&self, id: UserId, flags: Flags) -> Result<User, AccountsError>;
+    /// [`AccountsError::NotFound`] when there is no such user.
     fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<(), AccountsError>;
     fn ping(&self) -> Result<(), AccountsError>;
 }
 
 /// Server-side sessions, shared by every replica that uses the same store.
 pub trait SessionStore: Send + Sync {
+    /// Adds a session; [`AccountsError::NotFound`] without its user,
+    /// [`AccountsError::Conflict`] when its key digest is taken.
     fn create_session(&self, session: Session) -> Result<(), AccountsError>;
     /// The session with this key digest, whatever its age (the caller checks expiry).
     fn session(&self, key_digest: &str) -> Result<Option<Session>, AccountsError>;
@@ -177,16 +206,24 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<u64, AccountsError>;
 }
 
-/// Failed logins, counted per key (a username, a client address) for throttling.
+/// Login attempts, counted per key (a username, a client address) for throttling. An
+/// attempt is recorded before its password is checked, so that attempts racing each other
+/// (on one replica or several) all count; a good one is forgotten again.
 pub trait AttemptStore: Send + Sync {
-    fn record_failure(&self, keys: &[String], at: DateTime<Utc>) -> Result<(), AccountsError>;
-    /// The times of `key`'s failures since `since`, oldest first.
+    /// Records one attempt under each key; returns their ids.
+    fn record_attempt(&self, keys: &[String], at: DateTime<Utc>)
+        -> Result<Vec<i64>, AccountsError>;
+    /// The times of `key`'s attempts since `since`, oldest first.
     fn failures_since(
         &self,
         key: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, AccountsError>;
+    /// Forgets the attempts with these ids (a good login, or one turned away).
+    fn forget_attempts(&self, ids: &[i64]) -> Result<(), AccountsError>;
     fn clear_failures(&self, key: &str) -> Result<(), AccountsError>;
+    /// Drops every attempt from before `before`; returns how many.
+    fn purge_attempts(&self, before: DateTime<Utc>) -> Result<u64, AccountsError>;
 }
 
 /// Everything accounts keep, on one backend.

@@ -19,15 +19,33 @@ pub const SITE_COMMANDS: [&str; 5] = ["serve", "migrate", "wait-for-db", "check"
 /// How to make a secret key, for messages.
 const MAKE_A_KEY: &str = "e.g. QUOTES__SECRET_KEY=$(openssl rand -hex 32)";
 
-/// The secret key, the trusted proxies and the cookie policy from the settings. Production
-/// refuses to run without a secret key; elsewhere a random one serves this process.
+/// Whether a secret key is an example's placeholder rather than a secret.
+fn is_placeholder(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("change-me") || key.contains("changeme") || key.contains("insecure")
+}
+
+/// Production serves only with a real secret key (commands such as `migrate` sign nothing
+/// and run without one).
+fn check_serving_key(settings: &Settings) -> anyhow::Result<()> {
+    if !settings.is_production() {
+        return Ok(());
+    }
+    if settings.secret_key.is_empty() {
+        bail!(
+            "QUOTES_ENV=production needs a secret key: set QUOTES__SECRET_KEY (or SECRET_KEY) to 32 or more random bytes, {MAKE_A_KEY}"
+        );
+    }
+    if is_placeholder(&settings.secret_key) {
+        bail!("the secret key is an example's placeholder: set a random one, {MAKE_A_KEY}");
+    }
+    Ok(())
+}
+
+/// The secret key, the trusted proxies and the cookie policy from the settings; without a
+/// key, a random one serves this process.
 pub fn security(settings: &Settings) -> anyhow::Result<web::Security> {
     let key = if settings.secret_key.is_empty() {
-        if settings.is_production() {
-            bail!(
-                "QUOTES_ENV=production needs a secret key: set QUOTES__SECRET_KEY (or SECRET_KEY) to 32 or more random bytes, {MAKE_A_KEY}"
-            );
-        }
         web::SecretKey::random()
     } else {
         web::SecretKey::new(settings.secret_key.as_bytes())
@@ -195,6 +213,15 @@ pub struct Finding {
 pub fn deploy_findings(settings: &Settings) -> Vec<Finding> {
     let mut found = Vec::new();
     let key = settings.secret_key.as_bytes();
+    let distinct = key.iter().collect::<std::collections::HashSet<_>>().len();
+    if is_placeholder(&settings.secret_key) {
+        found.push(Finding {
+            id: "quotes.E003",
+            error: true,
+            message: "the secret key is an example's placeholder, which anyone can read".into(),
+            hint: "set a random one: openssl rand -hex 32",
+        });
+    }
     if key.is_empty() {
         found.push(Finding {
             id: "quotes.E001",
@@ -202,14 +229,13 @@ pub fn deploy_findings(settings: &Settings) -> Vec<Finding> {
             message: "no secret key is set: sign-ins would end at every restart and hold on no other replica".into(),
             hint: "set QUOTES__SECRET_KEY (or SECRET_KEY) to 32 or more random bytes: openssl rand -hex 32",
         });
-    } else if key.len() < 50 || key.iter().collect::<std::collections::HashSet<_>>().len() < 5 {
+    } else if key.len() < 50 || distinct < 5 {
         found.push(Finding {
             id: "quotes.W001",
             error: key.len() < web::security::MIN_SECRET_KEY_BYTES,
             message: format!(
-                "the secret key has {} bytes and {} different ones; short or repetitive keys are guessable",
+                "the secret key has {} bytes and {distinct} different ones; short or repetitive keys are guessable",
                 key.len(),
-                key.iter().collect::<std::collections::HashSet<_>>().len()
             ),
             hint: "use 50 or more random characters: openssl rand -hex 32",
         });
@@ -345,6 +371,7 @@ pub async fn cmd_serve(
     installed: Vec<Box<dyn Component>>,
     args: ArgMatches,
 ) -> anyhow::Result<()> {
+    check_serving_key(&settings)?;
     for component in &installed {
         if settings.component_enabled(component.name()) {
             continue;

@@ -182,15 +182,19 @@ impl Settings {
         self.env.as_deref() == Some("production")
     }
 
-    /// The proxies whose `X-Forwarded-For` is believed; a bad entry is named.
-    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    /// The proxies whose `X-Forwarded-For` is believed: addresses (`127.0.0.1`) or networks
+    /// (`172.16.0.0/12`, a container network); a bad entry is named.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
         self.server
             .trusted_proxies
             .iter()
             .map(|p| {
-                p.trim()
-                    .parse()
-                    .with_context(|| format!("server.trusted_proxies: {p:?} is not an IP address"))
+                let p = p.trim();
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| {
+                        format!("server.trusted_proxies: {p:?} is not an IP address or network")
+                    })
             })
             .collect()
     }

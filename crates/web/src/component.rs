@@ -380,9 +380,6 @@ type Apply = Box<dyn FnOnce(&mut ServiceConfig)>;
 /// one stop start-up with a message naming both.
 pub struct Routes {
     pub(crate) claims: Vec<String>,
-    /// The claims that take unsafe methods (POST, …): the CSRF check guards these; a
-    /// request of another method elsewhere gets its 405 or 404 unchecked.
-    pub(crate) unsafe_claims: Vec<String>,
     pub(crate) apply: Vec<Apply>,
 }
 
@@ -398,7 +395,6 @@ impl Routes {
     pub(crate) fn new() -> Self {
         Self {
             claims: Vec::new(),
-            unsafe_claims: Vec::new(),
             apply: Vec::new(),
         }
     }
@@ -422,8 +418,8 @@ impl Routes {
     /// Unsafe methods on it pass the site's CSRF check first.
     pub fn resource(&mut self, path: &str, build: impl FnOnce(Resource) -> Resource) -> &mut Self {
         self.claims.push(path.to_owned());
-        self.unsafe_claims.push(path.to_owned());
-        let resource = build(web::resource(path));
+        let resource =
+            build(web::resource(path)).wrap(actix_web::middleware::from_fn(crate::security::check));
         self.apply.push(Box::new(move |cfg| {
             cfg.service(resource);
         }));
@@ -468,7 +464,7 @@ pub trait Middleware: Send + Sync + 'static {
 pub struct Next {
     pub(crate) chain: Arc<[Arc<dyn Middleware>]>,
     pub(crate) index: usize,
-    pub(crate) security: Arc<crate::security::Guard>,
+    pub(crate) security: Arc<crate::Security>,
     pub(crate) end: actix_web::middleware::Next<BoxBody>,
 }
 
@@ -495,7 +491,7 @@ impl Next {
                 };
                 middleware.call(req, next).await
             }
-            None => crate::security::csrf(self.security, req, self.end).await,
+            None => crate::security::bind(self.security, req, self.end).await,
         }
     }
 }

@@ -7,8 +7,14 @@
 //! header) must match the request's binding, and the `Origin` (else `Referer`) header, when
 //! a browser sends one, must name this host. The binding is the session when a component
 //! says who is signed in ([`SessionBinding`]), else a random id in the `quotes_csrf` cookie
-//! that the shell sets on the first HTML page. Tokens are HMAC-SHA256 of the binding under
-//! the secret key, compared in constant time.
+//! that the shell sets on the first HTML page. A token is HMAC-SHA256 of the binding under
+//! the secret key, masked with a fresh random pad each time a page shows it (so that
+//! compressed pages do not leak it, BREACH), and compared in constant time.
+//!
+//! Two halves: [`bind`] runs for every request after the components' middleware (which may
+//! bind the session) and gives it its token; [`check`] wraps every resource a component
+//! registers with `Routes::resource`, so it runs after the router has chosen that resource,
+//! however the path was spelt, and refuses an unsafe method without a good token.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -137,17 +143,49 @@ pub fn client_addr(req: &HttpRequest) -> Option<IpAddr> {
     req.extensions().get::<ClientAddr>().map(|c| c.0)
 }
 
-/// This request's CSRF token, for templates (`csrf_token`) and for clients that send it in
-/// `X-CSRF-Token`.
-#[derive(Debug, Clone)]
-pub struct CsrfToken(pub String);
+/// This request's CSRF token, for templates (`csrf_token`, see [`CsrfToken::masked`]) and
+/// for clients that send it in `X-CSRF-Token`.
+#[derive(Clone)]
+pub struct CsrfToken([u8; 32]);
+
+impl fmt::Debug for CsrfToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CsrfToken(…)")
+    }
+}
+
+impl CsrfToken {
+    /// The token as a page shows it: a fresh random pad, then the token XOR the pad, as
+    /// 128 hex digits. Every call gives another text for the same token.
+    pub fn masked(&self) -> String {
+        let pad = random_bytes::<32>();
+        let mut out = pad.to_vec();
+        out.extend(pad.iter().zip(self.0).map(|(p, t)| p ^ t));
+        hex(&out)
+    }
+}
+
+/// The token a masked text stands for.
+fn unmask(masked: &str) -> Option<Vec<u8>> {
+    let bytes = unhex(masked.trim())?;
+    if bytes.len() != 64 {
+        return None;
+    }
+    let (pad, token) = bytes.split_at(32);
+    Some(pad.iter().zip(token).map(|(p, t)| p ^ t).collect())
+}
+
+/// What this request's token is bound to (set by [`bind`], read by [`check`]).
+#[derive(Clone)]
+struct CsrfBinding(Binding);
 
 /// How the shell treats cookies and clients; set from the settings.
 #[derive(Debug, Clone)]
 pub struct Security {
     pub key: SecretKey,
-    /// Proxies whose `X-Forwarded-For` is believed (the deploy's nginx).
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Proxies whose `X-Forwarded-For` is believed (the deploy's nginx; a container
+    /// network).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Cookies only over HTTPS (production).
     pub secure_cookies: bool,
 }
@@ -171,11 +209,15 @@ const CSRF_HEADER: &str = "x-csrf-token";
 const FORM_LIMIT: usize = 256 * 1024;
 
 impl Security {
+    fn trusts(&self, addr: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&addr))
+    }
+
     /// The client behind the proxies this site trusts: walking `X-Forwarded-For` from the
     /// right, the first address that is not a trusted proxy.
     pub fn client_of(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
         let peer = peer?;
-        if !self.trusted_proxies.contains(&peer) {
+        if !self.trusts(peer) {
             return Some(peer);
         }
         let mut client = peer;
@@ -183,7 +225,7 @@ impl Security {
             match hop.trim().parse::<IpAddr>() {
                 Ok(addr) => {
                     client = addr;
-                    if !self.trusted_proxies.contains(&addr) {
+                    if !self.trusts(addr) {
                         break;
                     }
                 }
@@ -193,12 +235,14 @@ impl Security {
         Some(client)
     }
 
-    fn token_for(&self, binding: &str) -> String {
-        self.key.sign("csrf", binding.as_bytes())
+    fn token_for(&self, binding: &Binding) -> CsrfToken {
+        let mac = self.key.mac("csrf", binding.key().as_bytes()).finalize();
+        CsrfToken(mac.into_bytes().into())
     }
 }
 
 /// Where a request's CSRF token comes from.
+#[derive(Clone)]
 enum Binding {
     Session(String),
     Anonymous { id: String, new: bool },
@@ -220,30 +264,12 @@ fn is_safe(method: &Method) -> bool {
     )
 }
 
-/// The site's security settings and the paths whose handlers take unsafe methods, in the
-/// order the router tries them.
-pub(crate) struct Guard {
-    pub security: Security,
-    /// Every claimed path, and whether its resource takes unsafe methods.
-    pub routes: Vec<(actix_web::dev::ResourceDef, bool)>,
-}
-
-impl Guard {
-    /// Whether an unsafe request to `path` reaches a handler that takes it (else the router
-    /// answers 404 or 405, and there is nothing to guard).
-    fn guards(&self, path: &str) -> bool {
-        self.routes
-            .iter()
-            .find(|(def, _)| def.is_match(path))
-            .is_some_and(|(_, takes_unsafe)| *takes_unsafe)
-    }
-}
-
-/// Gives the request its token and checks unsafe methods; runs after the components'
-/// middleware (which may bind the session) and before the routes (`end`).
-pub(crate) async fn csrf(
-    guard: Arc<Guard>,
-    mut req: ServiceRequest,
+/// Gives the request its token; runs for every request after the components' middleware
+/// (which may bind the session) and before the routes (`end`). Sets the visitor's cookie on
+/// the first HTML page of a visitor without one.
+pub(crate) async fn bind(
+    security: Arc<Security>,
+    req: ServiceRequest,
     end: actix_web::middleware::Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let session = req
@@ -264,19 +290,8 @@ pub(crate) async fn csrf(
             },
         },
     };
-    let security = &guard.security;
-    let token = security.token_for(&binding.key());
-    req.extensions_mut().insert(CsrfToken(token));
-
-    if !is_safe(req.method()) && guard.guards(req.path()) {
-        if let Err(why) = check(security, &binding, &mut req).await {
-            tracing::warn!(reason = %why, path = %req.path(), "CSRF check failed");
-            return Ok(req.error_response(AppError::forbidden(format!(
-                "CSRF verification failed: {why} Reload the page and try again."
-            ))));
-        }
-    }
-
+    req.extensions_mut().insert(security.token_for(&binding));
+    req.extensions_mut().insert(CsrfBinding(binding.clone()));
     let mut res = end.call(req).await?;
     if let Binding::Anonymous { id, new: true } = binding {
         let is_html = res
@@ -300,8 +315,47 @@ pub(crate) async fn csrf(
     Ok(res)
 }
 
+/// The site's security settings as app data, for [`check`].
+pub(crate) struct SecurityData(pub Arc<Security>);
+
+/// Refuses an unsafe method without a good token; wraps every resource registered with
+/// `Routes::resource`, so it runs once the router has chosen the resource.
+pub(crate) async fn check<B: actix_web::body::MessageBody + 'static>(
+    mut req: ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error> {
+    if is_safe(req.method()) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let security = req
+        .app_data::<actix_web::web::Data<SecurityData>>()
+        .map(|d| d.0.clone());
+    let binding = req.extensions().get::<CsrfBinding>().map(|b| b.0.clone());
+    let verdict = match (security, binding) {
+        (Some(security), Some(binding)) => verify(&security, &binding, &mut req).await,
+        _ => Err("the site could not bind a token to this request."),
+    };
+    match verdict {
+        Ok(()) => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body),
+        Err(why) => {
+            tracing::warn!(reason = %why, path = %req.path(), "CSRF check failed");
+            Ok(req
+                .error_response(AppError::forbidden(format!(
+                    "CSRF verification failed: {why} Reload the page and try again."
+                )))
+                .map_into_right_body())
+        }
+    }
+}
+
 /// Why an unsafe request fails the check, as the 403 page says it.
-async fn check(
+async fn verify(
     security: &Security,
     binding: &Binding,
     req: &mut ServiceRequest,
@@ -317,10 +371,14 @@ async fn check(
             .map_err(|_| "the token is not text.")?,
         None => form_token(req).await?,
     };
-    if security
-        .key
-        .verify("csrf", binding.key().as_bytes(), &submitted)
-    {
+    let good = unmask(&submitted).is_some_and(|token| {
+        security
+            .key
+            .mac("csrf", binding.key().as_bytes())
+            .verify_slice(&token)
+            .is_ok()
+    });
+    if good {
         Ok(())
     } else {
         Err("the CSRF token is wrong or out of date.")
@@ -329,13 +387,13 @@ async fn check(
 
 /// An `Origin` (or, without one, a `Referer`) must name the host the request went to.
 fn check_origin(req: &ServiceRequest) -> Result<(), &'static str> {
-    let Some(host) = req
+    // HTTP/2 names the host in `:authority`, which actix reads for the connection info.
+    let info = req.connection_info().clone();
+    let host = req
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-    else {
-        return Ok(());
-    };
+        .unwrap_or(info.host());
     let from = req
         .headers()
         .get(header::ORIGIN)
@@ -403,11 +461,11 @@ fn form_urlencoded_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// The value of a small text part of a multipart body: the part whose headers say
-/// `name="…"`.
+/// The value of a small text part of a multipart body: the part whose header says
+/// `form-data; name="…"` and nothing more (a file part has a `filename` after it).
 fn multipart_field(body: &[u8], name: &str) -> Option<String> {
     let text = String::from_utf8_lossy(body);
-    let marker = format!("name=\"{name}\"");
+    let marker = format!("form-data; name=\"{name}\"\r\n");
     let at = text.find(&marker)?;
     let rest = &text[at..];
     let start = rest.find("\r\n\r\n")? + 4;
@@ -436,7 +494,10 @@ mod tests {
     fn the_client_is_found_behind_trusted_proxies_only() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let s = Security {
-            trusted_proxies: vec![ip("127.0.0.1"), ip("10.0.0.2")],
+            trusted_proxies: vec![
+                "127.0.0.1/32".parse().unwrap(),
+                "10.0.0.0/8".parse().unwrap(),
+            ],
             ..Security::default()
         };
         assert_eq!(
@@ -473,5 +534,22 @@ mod tests {
             Some("abc123")
         );
         assert_eq!(multipart_field(multipart, "missing"), None);
+        let decoy = b"--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"csrf_token\"\r\n\r\nname=\"csrf_token\"\r\n\r\nforged\r\n--X--\r\n";
+        assert_eq!(
+            multipart_field(decoy, "csrf_token"),
+            None,
+            "not from a file's name or body"
+        );
+    }
+
+    #[test]
+    fn a_masked_token_unmasks_to_the_token_and_differs_each_time() {
+        let token = CsrfToken([9; 32]);
+        let (a, b) = (token.masked(), token.masked());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 128);
+        assert_eq!(unmask(&a).unwrap(), vec![9; 32]);
+        assert_eq!(unmask(&b).unwrap(), vec![9; 32]);
+        assert_eq!(unmask("00"), None);
     }
 }

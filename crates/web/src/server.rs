@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use crate::component::{Middleware, Next, Routes, StaticFile};
 use crate::error::{PublicMessage, RETRY_AFTER_SECS};
-use crate::security::{ClientAddr, Guard};
+use crate::security::{ClientAddr, Security, SecurityData};
 use crate::site::Part;
 use crate::{get_or_head, AppError, BuildInfo, Site, Templates};
 
@@ -41,7 +41,7 @@ impl Default for ServerOptions {
 /// Shared by every worker.
 struct SiteState {
     info: BuildInfo,
-    security: Arc<Guard>,
+    security: Arc<Security>,
     parts: Vec<Part>,
     /// `/static/<component>/<path>` → the file.
     files: HashMap<String, StaticFile>,
@@ -80,22 +80,8 @@ pub fn serve(
         .iter()
         .filter_map(|p| p.running.middleware())
         .collect();
-    let mut routes = Vec::new();
-    for part in &site.parts {
-        let mut claimed = Routes::new();
-        part.running.routes(&mut claimed);
-        for path in &claimed.claims {
-            let takes_unsafe = claimed.unsafe_claims.contains(path);
-            routes.push((
-                actix_web::dev::ResourceDef::new(path.as_str()),
-                takes_unsafe,
-            ));
-        }
-    }
-    let security = Arc::new(Guard {
-        security: site.security.clone(),
-        routes,
-    });
+    let security = Arc::new(site.security.clone());
+    let security_data = web::Data::new(SecurityData(security.clone()));
     let state = web::Data::new(SiteState {
         info: site.info,
         security: security.clone(),
@@ -111,6 +97,7 @@ pub fn serve(
         let app = App::new()
             .app_data(templates.clone())
             .app_data(state.clone())
+            .app_data(security_data.clone())
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| AppError::bad_request(e.to_string()).into()),
@@ -166,10 +153,11 @@ pub fn serve(
     Ok(server.run())
 }
 
-/// Runs the components' middleware in registry order, then the CSRF check, then the routes.
+/// Runs the components' middleware in registry order, then gives the request its CSRF
+/// token, then the routes.
 async fn run_chain(
     chain: Arc<[Arc<dyn Middleware>]>,
-    security: Arc<Guard>,
+    security: Arc<Security>,
     req: ServiceRequest,
     end: middleware::Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -213,7 +201,7 @@ async fn log_request(
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok());
         let peer = req.peer_addr().map(|a| a.ip());
-        if let Some(client) = state.security.security.client_of(peer, forwarded) {
+        if let Some(client) = state.security.client_of(peer, forwarded) {
             req.extensions_mut().insert(ClientAddr(client));
         }
     }

@@ -88,11 +88,18 @@ impl Site {
             overrides: Vec::new(),
             security: Security::default(),
         }
+        .with_security_resource()
+    }
+
+    fn with_security_resource(mut self) -> Self {
+        self.resources.insert(self.security.clone());
+        self
     }
 
     /// The secret key, the trusted proxies and the cookie policy; components see them as
     /// the `Security` resource.
     pub fn security(mut self, security: Security) -> Self {
+        self.resources.insert(security.clone());
         self.security = security;
         self
     }
@@ -133,7 +140,6 @@ impl Site {
             !self.parts.iter().any(|p| p.name == name),
             "two components are named {name}"
         );
-        self.resources.insert(self.security.clone());
         let mut ctx = Context {
             component: name,
             backend: self.backend,

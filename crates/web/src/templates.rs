@@ -111,8 +111,11 @@ impl Templates {
         ctx.insert("account_links", &account);
         ctx.insert("current_path", req.path());
         let extensions = req.extensions();
-        let token = extensions.get::<CsrfToken>().map_or("", |t| t.0.as_str());
-        ctx.insert("csrf_token", token);
+        // A fresh mask for every page, so that compression leaks nothing of the token.
+        let token = extensions
+            .get::<CsrfToken>()
+            .map_or_else(String::new, CsrfToken::masked);
+        ctx.insert("csrf_token", &token);
         if let Some(user) = extensions.get::<Identity>() {
             ctx.insert("user", &user.username);
         }

@@ -68,7 +68,7 @@ pub fn site(backend: web::Backend, settings: AccountsSettings) -> TestSite {
         },
     );
     let security = Security {
-        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         ..Security::default()
     };
     let accounts = Accounts::new(store.clone(), settings, &security);
@@ -163,7 +163,8 @@ impl Browser {
             .find(marker)
             .unwrap_or_else(|| panic!("no CSRF field on {path}: {body}"))
             + marker.len();
-        body[at..at + 64].to_owned()
+        let end = at + body[at..].find('"').unwrap();
+        body[at..end].to_owned()
     }
 
     /// Posts `fields` (and the token of the page at `form_page`) to `path`.

@@ -23,7 +23,8 @@ async fn too_many_failures_wait_then_it_resets() {
         }
         let page = b.login("ada", GOOD).await;
         assert_eq!(page.status, 429, "{backend}: even the right password waits");
-        assert_eq!(page.retry_after.as_deref(), Some("2"));
+        let wait: u64 = page.retry_after.as_deref().unwrap().parse().unwrap();
+        assert!((1..=2).contains(&wait), "Retry-After: {wait}");
         assert!(
             page.body
                 .contains("Too many failed logins. Try again in 1 minute."),
@@ -43,25 +44,27 @@ async fn too_many_failures_wait_then_it_resets() {
 
 #[actix_web::test]
 async fn a_throttled_name_tells_nothing_about_whether_it_exists() {
-    let site = site(web::Backend::Memory, strict());
-    // Each name from its own address, so that only the name's count matters.
-    for (name, addr) in [("ada", "192.0.2.1"), ("ghost", "192.0.2.2")] {
-        let b = Browser::new(&site);
-        let mut last = None;
-        for _ in 0..4 {
-            let token = b.token("/accounts/login").await;
-            let res = b
-                .client
-                .post(format!("{}/accounts/login", b.base))
-                .header("x-forwarded-for", addr)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("username={name}&password=wrong&csrf_token={token}"))
-                .send()
-                .await
-                .unwrap();
-            last = Some(res.status().as_u16());
+    for backend in BOTH {
+        let site = site(backend, strict());
+        // Each name from its own address, so that only the name's count matters.
+        for (name, addr) in [("ada", "192.0.2.1"), ("ghost", "192.0.2.2")] {
+            let b = Browser::new(&site);
+            let mut last = None;
+            for _ in 0..4 {
+                let token = b.token("/accounts/login").await;
+                let res = b
+                    .client
+                    .post(format!("{}/accounts/login", b.base))
+                    .header("x-forwarded-for", addr)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(format!("username={name}&password=wrong&csrf_token={token}"))
+                    .send()
+                    .await
+                    .unwrap();
+                last = Some(res.status().as_u16());
+            }
+            assert_eq!(last, Some(429), "{backend}: {name}");
         }
-        assert_eq!(last, Some(429), "{name}");
     }
 }
 

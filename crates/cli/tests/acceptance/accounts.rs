@@ -23,11 +23,14 @@ pub async fn log_in_see_your_name_log_out(api: Api, b: Browser) {
     );
     b.fill("input[name=username]", SUPERUSER.0).await;
     b.fill("input[name=password]", SUPERUSER.1).await;
-    assert_eq!(b.follow("form.stacked button[type=submit]").await, "/");
+    assert_eq!(
+        b.follow("form.stacked button[type=submit]").await,
+        "/quotes",
+        "back where they came from"
+    );
     assert_eq!(b.text("a[data-nav='boss']").await, SUPERUSER.0);
     assert_eq!(b.count("a[data-nav='log in']").await, 0);
     b.screenshot("signed-in").await;
-    b.goto("/quotes").await;
     assert_eq!(b.follow("button[data-nav='log out']").await, "/");
     assert_eq!(b.count("a[data-nav='boss']").await, 0);
     assert_eq!(b.text("a[data-nav='log in']").await, "Log in");

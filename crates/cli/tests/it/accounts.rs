@@ -75,6 +75,63 @@ fn createsuperuser_without_input_is_idempotent() {
 
 #[cfg(feature = "store-pg")]
 #[test]
+fn createsuperuser_leaves_a_user_that_is_no_superuser_alone_and_says_so() {
+    let db = SiteDb::migrated();
+    let answers = format!("plain\n\n{PASSWORD}\n{PASSWORD}\n");
+    assert_eq!(
+        run_with_input(&db.env(), &["createsuperuser"], &answers).code,
+        Some(0)
+    );
+    // Make `plain` an ordinary user behind the command's back, as the admin would.
+    use accounts::UserStore;
+    let store = db.accounts();
+    let user = store.find("plain").unwrap().unwrap();
+    store
+        .set_flags(
+            user.id,
+            accounts::Flags {
+                is_active: true,
+                ..accounts::Flags::default()
+            },
+        )
+        .unwrap();
+    let mut env = db.env();
+    env.extend([
+        ("QUOTES_SUPERUSER_USERNAME", "plain"),
+        ("QUOTES_SUPERUSER_PASSWORD", PASSWORD),
+    ]);
+    let r = run(quotes(&env).args(["createsuperuser", "--no-input"]));
+    assert_eq!(r.code, Some(1));
+    assert_eq!(
+        r.stderr,
+        "error: a user named plain exists but is not an active superuser; nothing changed (pick another name, or change that user's rights in the admin)\n"
+    );
+    assert!(!store.find("plain").unwrap().unwrap().flags.is_superuser);
+}
+
+#[cfg(feature = "store-pg")]
+#[test]
+fn createsuperuser_leaves_no_password_in_its_debug_log() {
+    let db = SiteDb::migrated();
+    let mut env = superuser_env(&db);
+    env.extend([("RUST_LOG", "debug"), ("QUOTES_LOG_FORMAT", "json")]);
+    for args in [
+        &["createsuperuser", "--no-input"][..],
+        &["createsuperuser", "--no-input", "--update-password"][..],
+    ] {
+        let r = run(quotes(&env).args(args));
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("\"message\":\"superuser"),
+            "the log was read: {}",
+            r.stderr
+        );
+        no_password_in(&r);
+    }
+}
+
+#[cfg(feature = "store-pg")]
+#[test]
 fn createsuperuser_refuses_a_weak_password_by_rule_and_adds_nobody() {
     let db = SiteDb::migrated();
     let mut env = db.env();
@@ -176,7 +233,7 @@ fn login(base: &str, client: &reqwest::blocking::Client, user: &str, password: &
         .unwrap();
     let marker = "name=\"csrf_token\" value=\"";
     let at = page.find(marker).expect("a login form") + marker.len();
-    let token = &page[at..at + 64];
+    let token = &page[at..at + page[at..].find('"').unwrap()];
     client
         .post(format!("{base}/accounts/login"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -236,16 +293,30 @@ fn a_login_and_a_failed_one_leave_no_password_in_the_log() {
 }
 
 #[test]
-fn production_refuses_to_start_without_a_secret_key() {
+fn production_refuses_to_serve_without_a_real_secret_key() {
     let config = workspace_root().join("config");
     let config = config.to_str().unwrap();
     let mut env = any_store();
-    env.extend([("QUOTES_ENV", "production"), ("QUOTES_CONFIG_DIR", config)]);
-    let r = run(quotes(&env).arg("migrate"));
+    env.extend([
+        ("QUOTES_ENV", "production"),
+        ("QUOTES_CONFIG_DIR", config),
+        ("PORT", "0"),
+    ]);
+    let r = run(quotes(&env).arg("serve"));
     assert_eq!(r.code, Some(1));
     assert_eq!(
         r.stderr,
         "error: QUOTES_ENV=production needs a secret key: set QUOTES__SECRET_KEY (or SECRET_KEY) to 32 or more random bytes, e.g. QUOTES__SECRET_KEY=$(openssl rand -hex 32)\n"
+    );
+    let mut placeholder = env.clone();
+    placeholder.push((
+        "SECRET_KEY",
+        "change-me-to-64-random-hex-digits-from-openssl",
+    ));
+    let r = run(quotes(&placeholder).arg("serve"));
+    assert_eq!(
+        r.stderr,
+        "error: the secret key is an example's placeholder: set a random one, e.g. QUOTES__SECRET_KEY=$(openssl rand -hex 32)\n"
     );
     env.push(("SECRET_KEY", "tiny-key"));
     let r = run(quotes(&env).arg("migrate"));

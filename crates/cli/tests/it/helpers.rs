@@ -175,6 +175,12 @@ impl SiteDb {
         vec![("DATABASE_URL", self.db.url())]
     }
 
+    /// The accounts store on this database, to check what commands did.
+    #[cfg(feature = "accounts")]
+    pub fn accounts(&self) -> accounts::pg::PgStore {
+        accounts::pg::PgStore::new(self.db.database()).expect("the accounts migrations register")
+    }
+
     /// The quote store on this database, to check what commands did.
     #[cfg(feature = "quotes")]
     pub fn quotes(&self) -> quotes_store_pg::PgStore {

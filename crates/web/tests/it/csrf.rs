@@ -60,7 +60,8 @@ async fn token_and_cookie(app: &TestApp, session: Option<&str>) -> (String, Opti
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
     let html = res.text().await.unwrap();
     let at = html.find("value=\"").unwrap() + 7;
-    (html[at..at + 64].to_owned(), cookie)
+    let end = at + html[at..].find('"').unwrap();
+    (html[at..end].to_owned(), cookie)
 }
 
 async fn post_form(
@@ -109,7 +110,7 @@ async fn a_form_posts_with_its_token_and_not_without() {
         &app,
         Some(&cookie),
         &[],
-        &format!("csrf_token={}", "0".repeat(64)),
+        &format!("csrf_token={}", "0".repeat(128)),
     )
     .await;
     assert_eq!(status, 403);
@@ -168,6 +169,51 @@ async fn a_session_binds_the_token_instead_of_the_cookie() {
     let other = [("x-session", "session-2")];
     let (status, _) = post_form(&app, None, &other, &format!("csrf_token={signed_in}")).await;
     assert_eq!(status, 403, "nor one session's token for another");
+}
+
+#[actix_web::test]
+async fn however_the_path_is_spelt_the_check_runs() {
+    let app = site();
+    let (_, cookie) = token_and_cookie(&app, None).await;
+    for path in ["/form/%70ost", "/%66orm/post", "/form/pos%74"] {
+        let res = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookie.clone().unwrap())
+            .body("a=1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            403,
+            "{path} reached the handler without a token"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn each_page_masks_the_token_anew_and_every_mask_passes() {
+    let app = site();
+    let (first, cookie) = token_and_cookie(&app, None).await;
+    let cookie = cookie.unwrap();
+    let res = app
+        .client
+        .get(app.url("/form"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    let at = html.find("value=\"").unwrap() + 7;
+    let second = html[at..at + 128].to_owned();
+    assert_ne!(first, second, "a page never shows the same token twice");
+    for token in [first, second] {
+        let body = format!("csrf_token={token}");
+        let (status, _) = post_form(&app, Some(&cookie), &[], &body).await;
+        assert_eq!(status, 200);
+    }
 }
 
 #[actix_web::test]
