@@ -7,7 +7,10 @@ use crate::harness::{Api, Browser, SUPERUSER};
 pub async fn log_in_see_your_name_log_out(api: Api, b: Browser) {
     assert_eq!(api.status("/accounts/login").await, 200);
     b.goto("/quotes").await;
-    assert_eq!(b.follow("a[data-nav='log in']").await, "/accounts/login");
+    assert_eq!(
+        b.follow("a[data-nav='log in']").await,
+        "/accounts/login?next=/quotes"
+    );
     b.screenshot("login-form").await;
     b.fill("input[name=username]", SUPERUSER.0).await;
     b.fill("input[name=password]", "not the password").await;

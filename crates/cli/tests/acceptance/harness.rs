@@ -792,13 +792,13 @@ impl Browser {
         );
         let deadline = Instant::now() + NAVIGATION_TIMEOUT;
         loop {
-            let now = self.path().await;
             // The old page's root goes stale once the next page commits, before it has all
-            // loaded.
+            // loaded; its address is read after that, never before.
             let replaced = !page.is_present().await.unwrap_or(false);
             if replaced && self.loaded().await {
-                return now;
+                return self.path().await;
             }
+            let now = self.path().await;
             assert!(
                 Instant::now() < deadline,
                 "clicking {css} on {before} did not load another page within \
