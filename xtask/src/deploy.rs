@@ -1,4 +1,5 @@
-//! `cargo xtask deploy` and its companions (`rollback`, `status`, `logs`, `stop`, `manage`):
+//! `cargo xtask deploy` and its companions (`rollback`, `start`, `status`, `logs`, `stop`,
+//! `manage`):
 //! the site on this machine, on PostgreSQL, with as many replicas as asked behind nginx.
 //!
 //! A deploy runs these steps, each shown as it happens and named when it fails, with its log:
@@ -36,7 +37,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-pub use layout::Layout;
+pub use layout::{Layout, SYSTEM_DIR};
 pub use ops::{logs, manage, status, stop, LogKind};
 pub use state::{History, Replica, State, Store};
 
@@ -142,7 +143,7 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
         Ok(id)
     })?;
     let release = steps.run("release", || release::install(layout, &id))?;
-    let env = steps.run_logged("backing services", &layout.log("postgres.log"), || {
+    let env = steps.run_logged("backing services", &layout.postgres_log(), || {
         let database_url = match store {
             Store::Managed => {
                 let bins = tools
@@ -231,49 +232,82 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
 pub fn rollback(root: &Path, dir: Option<&Path>) -> Result<()> {
     let layout = Layout::new(root, dir);
     let mut steps = Steps::new("rollback");
-    let result = rollback_steps(&layout, &mut steps);
+    let result = resume_steps(&layout, &mut steps, Resume::Previous);
     finish(&layout, steps, result)
 }
 
-fn rollback_steps(layout: &Layout, steps: &mut Steps) -> Result<Summary> {
-    let _lock = Lock::acquire(layout, "rollback")?;
+/// `cargo xtask start`: brings back what the last deploy or rollback left running, after a
+/// `stop` or a reboot: the managed cluster, the replicas of the current release with the kept
+/// settings, and nginx. Builds nothing; what still runs is replaced the rolling way.
+pub fn start(root: &Path, dir: Option<&Path>) -> Result<()> {
+    let layout = Layout::new(root, dir);
+    let mut steps = Steps::new("start");
+    let result = resume_steps(&layout, &mut steps, Resume::Current);
+    finish(&layout, steps, result)
+}
+
+/// Which kept release [`resume_steps`] runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    /// The one before the current: rollback.
+    Previous,
+    /// The current one: start.
+    Current,
+}
+
+fn resume_steps(layout: &Layout, steps: &mut Steps, which: Resume) -> Result<Summary> {
+    let task = match which {
+        Resume::Previous => "rollback",
+        Resume::Current => "start",
+    };
+    let _lock = Lock::acquire(layout, task)?;
     let Some(mut state) = State::read(layout)? else {
         bail!(
-            "nothing deployed from {}: nothing to roll back",
-            layout.base.display()
+            "nothing deployed from {}: nothing to {task} (`{}` first)",
+            layout.base.display(),
+            hint(layout, "deploy")
         );
     };
     if state.docker {
-        bail!("rollback is for the deploy without Docker; with Docker, check out the previous commit and run `cargo xtask deploy --docker` again");
+        bail!("{task} is for the deploy without Docker; with Docker, run `cargo xtask deploy --docker` again");
     }
     run::forget_the_dead(layout, &mut state);
     let mut history = History::read(layout)?;
-    let target_id = history
-        .previous(|id| Release::open(layout, id).is_ok())
-        .map(str::to_owned)
-        .with_context(|| {
-            format!(
-                "no earlier release to roll back to (deployed: {})",
-                if history.ids.is_empty() {
-                    "none".to_owned()
-                } else {
-                    history.ids.join(", ")
-                }
-            )
-        })?;
+    let target_id = match which {
+        Resume::Previous => history
+            .previous(|id| Release::open(layout, id).is_ok())
+            .map(str::to_owned)
+            .with_context(|| {
+                format!(
+                    "no earlier release to roll back to (deployed: {})",
+                    if history.ids.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        history.ids.join(", ")
+                    }
+                )
+            })?,
+        Resume::Current => history.current().unwrap_or(&state.release).to_owned(),
+    };
     let release = Release::open(layout, &target_id)?;
     let mut env = AppEnv::read(layout)?
         .with_context(|| format!("{} is missing: deploy again", layout.app_env().display()))?;
-    println!(
-        "rolling back from {} to {target_id} (the schema stays as it is: migrations are written so the previous release runs on it)",
-        state.release
-    );
+    match which {
+        Resume::Previous => println!(
+            "rolling back from {} to {target_id} (the schema stays as it is: migrations are written so the previous release runs on it)",
+            state.release
+        ),
+        Resume::Current => println!(
+            "starting release {target_id}: {} replica(s){}, store {}",
+            state.scale,
+            if state.proxy { " behind nginx" } else { "" },
+            state.store.describe()
+        ),
+    }
     let proxy = state.proxy;
     let nginx_bin = if proxy { preflight::find_nginx() } else { None };
-    steps.run_logged(
-        "backing services",
-        &layout.log("postgres.log"),
-        || match state.store {
+    steps.run_logged("backing services", &layout.postgres_log(), || {
+        match state.store {
             Store::Managed => {
                 let bins = Bins::find().context("PostgreSQL's programs were not found")?;
                 let url = postgres::ensure_managed(layout, &bins, None)?;
@@ -285,8 +319,8 @@ fn rollback_steps(layout: &Layout, steps: &mut Steps) -> Result<Summary> {
                 postgres::wait_accepting(&url, postgres::WAIT_TIMEOUT)
             }
             Store::Memory => Ok(()),
-        },
-    )?;
+        }
+    })?;
     let target = Target {
         release: &release,
         replicas: state.scale,
@@ -302,8 +336,10 @@ fn rollback_steps(layout: &Layout, steps: &mut Steps) -> Result<Summary> {
         run::roll(layout, &mut state, &target)?;
         wait_public(public_port)
     })?;
-    history.roll_back_to(&target_id);
-    history.write(layout)?;
+    if which == Resume::Previous {
+        history.roll_back_to(&target_id);
+        history.write(layout)?;
+    }
     let admins = admins(&release, &env, state.store);
     Ok(Summary {
         state,
@@ -361,10 +397,11 @@ fn preflight_checks(
         }
     }
     if let Some(pg) = &tools.pg {
-        // As root the server runs as `postgres`; fail now, not after the build, without it
-        // or when it could not reach the deploy directory.
-        postgres::check_server_can_reach(layout)?;
+        // As root the server runs as `postgres`: fail now, not after the build, without it
+        // or when a cluster made earlier is out of its reach; say where the data goes.
+        let placed = postgres::describe_placement(layout)?;
         println!("    postgresql: {}", pg.dir.display());
+        println!("    data:       {placed}");
     }
     if let Some(nginx) = &tools.nginx {
         println!("    nginx:      {}", nginx.display());
@@ -581,10 +618,15 @@ impl Summary {
             hint(layout, "rollback"),
             hint(layout, "stop")
         );
+        println!(
+            "    restart:  `{}` after a stop or a reboot",
+            hint(layout, "start")
+        );
         if self.direct_note {
             println!(
-                "    note:     without nginx a redeploy stops this process before the new one can bind the \
-                 port (a moment of downtime); `--proxy` or `--replicas 2` or more give zero-downtime redeploys"
+                "    note:     without nginx a redeploy hands the port over, but a client's kept-alive \
+                 connection to the old process may close under it; `--proxy` or `--replicas 2` or more \
+                 put nginx in front, which its clients never see"
             );
         }
     }

@@ -72,6 +72,12 @@ enum Task {
         #[command(flatten)]
         place: Place,
     },
+    /// Start what the last deploy left running (after `stop` or a reboot): the database, the
+    /// current release's replicas and nginx, with the kept settings; builds nothing.
+    Start {
+        #[command(flatten)]
+        place: Place,
+    },
     /// Show the release, its commit, the processes, ports and health.
     Status {
         #[command(flatten)]
@@ -114,6 +120,9 @@ enum Task {
     /// (needs TEST_DATABASE_URL, CHROME_BIN and CHROMEDRIVER_BIN).
     #[command(hide = true)]
     CheckNewComponent,
+    /// Only the `deploy end to end` step of `test`.
+    #[command(hide = true)]
+    CheckDeploy,
     /// Run a quotes management command against the deployed site, with its settings:
     /// `cargo xtask manage load-quotes my-quotes.txt`.
     Manage {
@@ -167,6 +176,7 @@ fn main() -> ExitCode {
             deploy::deploy(&root, place.dir.as_deref(), &options)
         }
         Task::Rollback { place } => deploy::rollback(&root, place.dir.as_deref()),
+        Task::Start { place } => deploy::start(&root, place.dir.as_deref()),
         Task::Status { place } => deploy::status(&root, place.dir.as_deref()),
         Task::Logs {
             which,
@@ -178,6 +188,7 @@ fn main() -> ExitCode {
         Task::Bench { seconds } => bench::run(&root, seconds),
         Task::Manage { place, args } => deploy::manage(&root, place.dir.as_deref(), &args),
         Task::NewComponent { name } => new_component(&root, &name),
+        Task::CheckDeploy => xtask::e2e::run(&root),
         Task::CheckNewComponent => {
             let env: Vec<(&str, std::ffi::OsString)> =
                 ["TEST_DATABASE_URL", "CHROME_BIN", "CHROMEDRIVER_BIN"]

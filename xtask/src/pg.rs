@@ -17,6 +17,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::{cmd, steps::print_tail, sys};
 
+/// The file in a durable cluster's data directory that holds deploy's settings, and the line
+/// of `postgresql.conf` that reads it (last, so that it wins).
+const SETTINGS_FILE: &str = "quotes-deploy.conf";
+const INCLUDE_LINE: &str = "include_if_exists = 'quotes-deploy.conf'";
+
 /// The programs a cluster needs; all three must sit in the same directory.
 const SERVER_TOOLS: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
 
@@ -228,35 +233,81 @@ impl Cluster {
         Ok(())
     }
 
-    pub(crate) fn start(&mut self) -> Result<()> {
-        // pg_ctl hands `-o` to a shell, where the single-quoted socket path is literal text
-        // unless it holds a quote itself; such a path is refused rather than run.
-        let socket_dir = self.socket_dir();
-        if socket_dir.to_string_lossy().contains('\'') {
-            bail!(
-                "{} holds a single quote, which pg_ctl would pass to a shell: choose a deploy directory without one (--dir)",
-                socket_dir.display()
-            );
-        }
-        // The socket path is quoted: pg_ctl hands `-o` to a shell. Only the owner may use
-        // the socket: peer authentication checks who connects, the mode who may try.
-        let speed = if self.durable {
-            "-c unix_socket_permissions=0700"
-        } else {
-            "-c fsync=off"
-        };
-        let options = format!(
-            "-p {} -k '{}' -c listen_addresses=127.0.0.1 -c max_connections=200 {speed}",
+    /// Writes the durable cluster's own settings into `quotes-deploy.conf` in its data
+    /// directory, which `postgresql.conf` includes: the port, 127.0.0.1 only, the socket in a
+    /// directory and with a mode only the owner may use (peer authentication checks who
+    /// connects, the mode who may try). Rewritten at every deploy, before a start.
+    pub(crate) fn write_settings(&self) -> Result<()> {
+        let data = self.data_dir();
+        let quoted = |path: &Path| path.display().to_string().replace('\'', "''");
+        let text = format!(
+            "# Written by cargo xtask deploy at every deploy; postgresql.conf includes it, so a\n\
+             # restart by any means (pg_ctl, a service manager, a reboot) comes back as deploy left\n\
+             # it. Change the port with `cargo xtask deploy --db-port N`.\n\
+             port = {}\n\
+             listen_addresses = '127.0.0.1'\n\
+             unix_socket_directories = '{}'\n\
+             unix_socket_permissions = 0700\n\
+             max_connections = 200\n",
             self.port,
-            self.socket_dir().display()
+            quoted(&self.socket_dir())
         );
+        let settings = data.join(SETTINGS_FILE);
+        fs::write(&settings, text)
+            .with_context(|| format!("could not write {}", settings.display()))?;
+        self.run_as.give(&settings)?;
+        let conf = data.join("postgresql.conf");
+        let current = fs::read_to_string(&conf)
+            .with_context(|| format!("could not read {}", conf.display()))?;
+        if !current.lines().any(|l| l.trim() == INCLUDE_LINE) {
+            let sep = if current.ends_with('\n') || current.is_empty() {
+                ""
+            } else {
+                "\n"
+            };
+            fs::write(
+                &conf,
+                format!("{current}{sep}\n# The settings cargo xtask deploy keeps (port, addresses, socket).\n{INCLUDE_LINE}\n"),
+            )
+            .with_context(|| format!("could not write {}", conf.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server and waits until it accepts connections. A durable cluster reads its
+    /// port and options from its own configuration ([`Cluster::write_settings`]), so that any
+    /// restart, by pg_ctl or a service manager, brings it back the same; a throwaway one gets
+    /// them on the command line.
+    pub(crate) fn start(&mut self) -> Result<()> {
+        let mut options = Vec::new();
+        if !self.durable {
+            // pg_ctl hands `-o` to a shell, where the single-quoted socket path is literal
+            // text unless it holds a quote itself; such a path is refused rather than run.
+            let socket_dir = self.socket_dir();
+            if socket_dir.to_string_lossy().contains('\'') {
+                bail!(
+                    "{} holds a single quote, which pg_ctl would pass to a shell: use a temporary directory without one (TMPDIR)",
+                    socket_dir.display()
+                );
+            }
+            options = vec![
+                "-o".to_owned(),
+                format!(
+                    "-p {} -k '{}' -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off",
+                    self.port,
+                    socket_dir.display()
+                ),
+            ];
+        }
         let mut pg_ctl = self.run_as.command(&self.bins.tool("pg_ctl"));
         pg_ctl
             .arg("-D")
             .arg(self.data_dir())
             .arg("-l")
             .arg(self.log_file())
-            .args(["-w", "-t", "30", "-o", &options, "start"])
+            .args(["-w", "-t", "30"])
+            .args(&options)
+            .arg("start")
             .current_dir(&self.dir);
         if let Err(err) = cmd::output(&mut pg_ctl) {
             // Shown now: the directory and the log in it may be gone by the time anyone looks.

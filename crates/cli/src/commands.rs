@@ -1,7 +1,7 @@
 //! The site's own commands (`serve`, `migrate`, `wait-for-db`) and the dispatch of the
 //! components' commands (Django's `manage.py` commands).
 
-use std::net::TcpListener;
+use std::net::{TcpListener, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
@@ -406,9 +406,9 @@ pub async fn cmd_serve(
     if settings.secret_key.is_empty() {
         tracing::warn!("no secret key is set: sign-ins end with this process and hold on no other replica; set QUOTES__SECRET_KEY");
     }
-    let addr = (settings.server.host.as_str(), settings.server.port);
-    let listener =
-        TcpListener::bind(addr).with_context(|| format!("binding {}:{}", addr.0, addr.1))?;
+    let (host, port) = (settings.server.host.as_str(), settings.server.port);
+    let listener = listen(host, port, settings.server.reuse_port)
+        .with_context(|| format!("binding {host}:{port}"))?;
     let local = listener.local_addr()?;
     let names = site.names().join(", ");
     let options = ServerOptions {
@@ -417,9 +417,57 @@ pub async fn cmd_serve(
     };
     let server = web::serve(listener, site, &options)?;
     tracing::info!(store = %backend.kind, components = %names, "listening on http://{local}");
+    let ready = ReadyFile::write(&settings.server.ready_file, local)?;
     server.await?;
+    drop(ready);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A listening socket on `host:port`; with `reuse_port`, one that another process of the same
+/// user may listen on beside it (SO_REUSEPORT): the kernel shares new connections between
+/// them, so a new release takes over before the old one stops accepting.
+pub fn listen(host: &str, port: u16, reuse_port: bool) -> anyhow::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let addr = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .with_context(|| format!("{host} names no address"))?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As std does: a restarted server may bind while old connections linger in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.bind(&addr.into())?;
+    // actix's own default backlog.
+    socket.listen(2048)?;
+    Ok(socket.into())
+}
+
+/// `server.ready_file`: written (atomically) once the server listens, removed when it stops.
+struct ReadyFile(Option<std::path::PathBuf>);
+
+impl ReadyFile {
+    fn write(path: &str, addr: std::net::SocketAddr) -> anyhow::Result<ReadyFile> {
+        if path.is_empty() {
+            return Ok(ReadyFile(None));
+        }
+        let path = std::path::PathBuf::from(path);
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, format!("{}\n{addr}\n", std::process::id()))
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .with_context(|| format!("server.ready_file: could not write {}", path.display()))?;
+        Ok(ReadyFile(Some(path)))
+    }
+}
+
+impl Drop for ReadyFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -489,5 +537,25 @@ mod tests {
             Adds("two", vec![cmd("b")], vec![opt("y")]),
         ])
         .is_ok());
+    }
+
+    #[test]
+    fn a_second_server_shares_a_port_only_when_both_reuse_it() {
+        let first = listen("127.0.0.1", 0, true).unwrap();
+        let port = first.local_addr().unwrap().port();
+        let second = listen("127.0.0.1", port, true).expect("both reuse the port");
+        assert_eq!(second.local_addr().unwrap().port(), port);
+        let err = listen("127.0.0.1", port, false).unwrap_err();
+        assert!(
+            err.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::AddrInUse),
+            "{err:#}"
+        );
+        let plain = listen("127.0.0.1", 0, false).unwrap();
+        let taken = plain.local_addr().unwrap().port();
+        assert!(
+            listen("127.0.0.1", taken, true).is_err(),
+            "a port held without reuse is not shared"
+        );
     }
 }

@@ -65,6 +65,14 @@ pub struct ServerSettings {
     /// Proxies whose `X-Forwarded-For` names the client (the deploy's nginx).
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Listen with SO_REUSEPORT, so that a new process can take over the port while this one
+    /// still serves (deploy hands each replica's port over this way).
+    #[serde(default)]
+    pub reuse_port: bool,
+    /// A file written once the server listens (its pid and address), for whoever started it
+    /// to know; removed when the server stops. Empty: none.
+    #[serde(default)]
+    pub ready_file: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -3,6 +3,31 @@
 
 use std::path::{Path, PathBuf};
 
+/// Where deploy keeps managed clusters that could not live in their deploy directory.
+pub const SYSTEM_DIR: &str = "/var/lib/quotes-deploy";
+
+/// The deploy directory's path as a readable name (`root-quotes-.deploy`), with a hash of the
+/// whole path so that two directories never share one.
+fn system_name(base: &Path) -> String {
+    let text = base.to_string_lossy();
+    // FNV-1a: a stable hash, the same in every build and on every machine.
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let readable: String = text
+        .trim_matches('/')
+        .chars()
+        .map(|c| match c {
+            '/' => '-',
+            c if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' => c,
+            _ => '_',
+        })
+        .collect();
+    let start = readable.len().saturating_sub(48);
+    let readable = readable.get(start..).unwrap_or(&readable);
+    format!("{readable}-{:08x}", hash as u32)
+}
+
 /// The paths of one deploy directory, and the project it deploys.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -64,8 +89,41 @@ impl Layout {
         self.logs().join(name)
     }
 
-    pub fn postgres_dir(&self) -> PathBuf {
+    /// `postgres/` in the deploy directory: the managed cluster's directory, or a link to it
+    /// when the `postgres` user could not reach the deploy directory (see `postgres.rs`).
+    pub fn postgres_link(&self) -> PathBuf {
         self.base.join("postgres")
+    }
+
+    /// The managed cluster's directory (its `data/` and `sock/`), where the link leads.
+    pub fn postgres_dir(&self) -> PathBuf {
+        let link = self.postgres_link();
+        match std::fs::read_link(&link) {
+            Ok(target) => self.base.join(target),
+            Err(_) => link,
+        }
+    }
+
+    /// Whether the cluster lives outside the deploy directory, linked from it.
+    pub fn postgres_is_linked(&self) -> bool {
+        std::fs::symlink_metadata(self.postgres_link()).is_ok_and(|m| m.file_type().is_symlink())
+    }
+
+    /// The server's log: `logs/postgres.log`, or beside a linked cluster (where the server's
+    /// user can write), with `logs/postgres.log` a link to it.
+    pub fn postgres_log(&self) -> PathBuf {
+        if self.postgres_is_linked() {
+            self.postgres_dir().join("postgres.log")
+        } else {
+            self.log("postgres.log")
+        }
+    }
+
+    /// Where the cluster goes when the deploy directory is closed to the `postgres` user (a
+    /// root user's home is mode 700): a directory of its own under [`SYSTEM_DIR`], named
+    /// after the deploy directory so that each deploy directory keeps its own data.
+    pub fn system_postgres_dir(&self) -> PathBuf {
+        Path::new(SYSTEM_DIR).join(system_name(&self.base))
     }
 
     pub fn postgres_data(&self) -> PathBuf {
@@ -120,5 +178,43 @@ impl Layout {
 
     pub fn postgres_marker(&self) -> PathBuf {
         self.postgres_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_names_are_readable_and_distinct() {
+        let name = |p: &str| system_name(Path::new(p));
+        let home = name("/root/quotes/.deploy");
+        assert!(home.starts_with("root-quotes-.deploy-"), "{home}");
+        assert_eq!(home, name("/root/quotes/.deploy"), "stable");
+        assert_ne!(
+            home,
+            name("/root/quotes-.deploy"),
+            "the hash tells them apart"
+        );
+        assert_eq!(name("/a b/c").split('-').next(), Some("a_b"));
+        let long = name(&format!("/{}", "x".repeat(300)));
+        assert!(long.len() <= 48 + 9, "{long}");
+    }
+
+    #[test]
+    fn a_linked_cluster_is_found_where_the_link_leads() {
+        let base = std::env::temp_dir().join(format!("xtask-layout-test-{}", std::process::id()));
+        let elsewhere = base.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let layout = Layout::new(Path::new("/p"), Some(&base.join("d")));
+        std::fs::create_dir_all(&layout.base).unwrap();
+        assert!(!layout.postgres_is_linked());
+        assert_eq!(layout.postgres_data(), layout.base.join("postgres/data"));
+        assert_eq!(layout.postgres_log(), layout.base.join("logs/postgres.log"));
+        std::os::unix::fs::symlink(&elsewhere, layout.postgres_link()).unwrap();
+        assert!(layout.postgres_is_linked());
+        assert_eq!(layout.postgres_data(), elsewhere.join("data"));
+        assert_eq!(layout.postgres_log(), elsewhere.join("postgres.log"));
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -194,7 +194,7 @@ fn render(layout: &Layout, public_port: u16, ports: &[u16], user: Option<&str>) 
     let user = user.map_or(String::new(), |u| format!("user {u};\n"));
     let servers: String = ports
         .iter()
-        .map(|port| format!("        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n"))
+        .map(|port| format!("        server 127.0.0.1:{port} max_fails=0;\n"))
         .collect();
     format!(
         r#"# Written by cargo xtask deploy for each change of replicas; do not edit (it is rewritten).
@@ -229,6 +229,9 @@ http {{
     uwsgi_temp_path {temp}/uwsgi;
     scgi_temp_path {temp}/scgi;
 
+    # A port is handed from one process to the next during a redeploy; a connection the old
+    # one had not accepted yet is reset, and the request goes to the next port. Never marking
+    # a port as failed (max_fails=0) keeps a handover from taking every port out at once.
     upstream quotes_web {{
 {servers}    }}
 
@@ -273,7 +276,7 @@ mod tests {
         assert!(conf.contains("pid /srv/d/nginx/nginx.pid;"));
         assert!(conf.contains("error_log /srv/d/logs/nginx-error.log warn;"));
         assert!(conf.contains("listen 127.0.0.1:8000;"));
-        assert!(conf.contains("server 127.0.0.1:41000 max_fails=1 fail_timeout=5s;"));
+        assert!(conf.contains("server 127.0.0.1:41000 max_fails=0;"));
         assert!(conf.contains("server 127.0.0.1:41001 "));
         assert!(conf.contains(
             "proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;"

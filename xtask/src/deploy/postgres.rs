@@ -35,12 +35,11 @@ pub const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Makes sure the managed cluster exists and runs; returns the app's `DATABASE_URL`.
 pub fn ensure_managed(layout: &Layout, bins: &Bins, db_port: Option<u16>) -> Result<String> {
     let run_as = RunAs::detect()?;
-    let dir = layout.postgres_dir();
-    fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let dir = place(layout, &run_as)?;
     // Only the server's user may look inside: the data, and the socket it trusts by peer.
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
     run_as.give(&dir)?;
-    let log = layout.log("postgres.log");
+    let log = layout.postgres_log();
     cmd::append_to(&log)?;
     run_as.give(&log)?;
     check_reachable(&run_as, &[&dir, &log])?;
@@ -69,6 +68,9 @@ pub fn ensure_managed(layout: &Layout, bins: &Bins, db_port: Option<u16>) -> Res
         cluster.init_durable(&superuser)?;
         write_hba(&cluster, &superuser)?;
     }
+    // The port and options live in the cluster's own configuration: a restart by hand or by
+    // a service manager brings it back as deploy left it.
+    cluster.write_settings()?;
     match running {
         Some(pid) => println!("    PostgreSQL already runs (pid {pid}) on 127.0.0.1:{port}"),
         None => {
@@ -158,13 +160,96 @@ fn server_user(run_as: &RunAs) -> Result<String> {
     }
 }
 
-/// Fails when the server's user could not reach its directory and log (see below); deploy
-/// asks this in preflight, before a build of minutes.
-pub fn check_server_can_reach(layout: &Layout) -> Result<()> {
-    check_reachable(
-        &RunAs::detect()?,
-        &[&layout.postgres_dir(), &layout.log("postgres.log")],
-    )
+/// Where the managed cluster lives, as preflight tells it before a build of minutes.
+pub fn describe_placement(layout: &Layout) -> Result<String> {
+    let run_as = RunAs::detect()?;
+    Ok(match placement(layout, &run_as)? {
+        Placement::Here => format!("in {}", layout.postgres_link().display()),
+        Placement::Linked(dir) => format!(
+            "in {}, linked from {}",
+            dir.display(),
+            layout.postgres_link().display()
+        ),
+        Placement::Move(dir) => format!(
+            "in {} (the `postgres` user cannot reach {}), linked from it",
+            dir.display(),
+            layout.base.display()
+        ),
+    })
+}
+
+/// Where the cluster is, or is to go.
+enum Placement {
+    /// In the deploy directory, reachable by the server's user.
+    Here,
+    /// Elsewhere already, behind the link `postgres` in the deploy directory.
+    Linked(PathBuf),
+    /// Not made yet, and the deploy directory is closed to the server's user: in a
+    /// directory of its own under /var/lib, linked from the deploy directory.
+    Move(PathBuf),
+}
+
+fn placement(layout: &Layout, run_as: &RunAs) -> Result<Placement> {
+    let link = layout.postgres_link();
+    if layout.postgres_is_linked() {
+        let dir = layout.postgres_dir();
+        if !dir.is_dir() {
+            bail!(
+                "{} links to {}, which is gone: the cluster's data is not there; restore it, or remove the link to start with a new, empty cluster",
+                link.display(),
+                dir.display()
+            );
+        }
+        return Ok(Placement::Linked(dir));
+    }
+    let exists = link.exists();
+    match check_reachable(run_as, &[&link, &layout.log("postgres.log")]) {
+        Ok(()) => Ok(Placement::Here),
+        // A cluster made here before is never moved behind the user's back.
+        Err(err) if exists => Err(err),
+        Err(_) => Ok(Placement::Move(layout.system_postgres_dir())),
+    }
+}
+
+/// Makes the cluster's directory where [`placement`] says; returns it. A moved cluster's log
+/// lives beside it, `logs/postgres.log` linking there.
+fn place(layout: &Layout, run_as: &RunAs) -> Result<PathBuf> {
+    match placement(layout, run_as)? {
+        Placement::Here => {
+            let dir = layout.postgres_link();
+            fs::create_dir_all(&dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
+            Ok(dir)
+        }
+        Placement::Linked(dir) => Ok(dir),
+        Placement::Move(dir) => {
+            let parent = dir.parent().context("a system directory has a parent")?;
+            fs::create_dir_all(parent)
+                .with_context(|| format!("could not create {}", parent.display()))?;
+            fs::set_permissions(parent, fs::Permissions::from_mode(0o755))?;
+            fs::create_dir_all(&dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
+            fs::create_dir_all(layout.logs())?;
+            let log = layout.log("postgres.log");
+            match fs::symlink_metadata(&log) {
+                Ok(_) => fs::remove_file(&log)
+                    .with_context(|| format!("could not replace {}", log.display()))?,
+                Err(err) if err.kind() == ErrorKind::NotFound => {}
+                Err(err) => return Err(err.into()),
+            }
+            std::os::unix::fs::symlink(dir.join("postgres.log"), &log)
+                .with_context(|| format!("could not link {}", log.display()))?;
+            std::os::unix::fs::symlink(&dir, layout.postgres_link())
+                .with_context(|| format!("could not link {}", layout.postgres_link().display()))?;
+            println!(
+                "    the `postgres` user cannot reach {}: the cluster lives in {}, linked from {}",
+                layout.base.display(),
+                dir.display(),
+                layout.postgres_link().display()
+            );
+            Ok(dir)
+        }
+    }
 }
 
 /// As root the server runs as `postgres`, which must be able to reach its directory: a

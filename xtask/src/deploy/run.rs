@@ -1,11 +1,15 @@
 //! The run stage: `quotes serve` replicas on internal ports with nginx in front, or one
-//! process on the public port, and the rolling replacement of one set by another.
+//! process on the public port, and the replacement of one set by another.
 //!
-//! With nginx, a redeploy replaces replicas one at a time: the new one starts and answers
-//! `/readyz`, nginx reloads with it added, then reloads with an old one removed, and only then
-//! does that old one get SIGTERM and drain. No request is sent to a process that is leaving.
-//! Without nginx the one process holds the public port, so the new one can only start once the
-//! old one has stopped: a moment of downtime, said as it happens.
+//! Every replica listens with SO_REUSEPORT, so a redeploy hands each port over: the new
+//! process binds the same port beside the old one and says it listens (its ready file), then
+//! the old one gets SIGTERM, stops accepting and drains. The port never stops answering, and
+//! nginx's configuration does not change, so nginx is not reloaded and its clients' kept-alive
+//! connections stay open. Only a change in the number of replicas reloads nginx, and a port
+//! that cannot be handed over (an old process that did not listen with SO_REUSEPORT) gets a
+//! replica on a new port, added to nginx before the old one leaves it.
+//! Without nginx the one process on the public port is handed over the same way; when that
+//! cannot be done, the old one stops before the new one starts: a moment of downtime, said.
 
 use std::{
     env,
@@ -106,43 +110,98 @@ fn rolling_update(layout: &Layout, state: &mut State, target: &Target) -> Result
     let nginx = target.nginx(layout)?;
     let nginx_pid = state.nginx.context("nginx is not running")?;
     let old = state.replicas.clone();
+    let kept = target.replicas.min(old.len());
     println!(
-        "    rolling: {} old replica(s) out, {} new in, one at a time behind nginx (pid {nginx_pid})",
-        old.len(),
-        target.replicas
-    );
-    for i in 0..target.replicas.max(old.len()) {
-        if i < target.replicas {
-            let new = start_ready(layout, target, None)?;
-            let mut ports = ports(&state.replicas);
-            ports.push(new.port);
-            state.replicas.push(new.clone());
-            state.write(layout)?;
-            nginx.reload(nginx_pid, target.public_port, &ports)?;
-            println!(
-                "    + pid {} on port {}: ready, in nginx",
-                new.pid, new.port
-            );
+        "    rolling behind nginx (pid {nginx_pid}): {kept} port(s) handed over one at a time{}",
+        match target.replicas.cmp(&old.len()) {
+            std::cmp::Ordering::Greater => format!(", {} replica(s) added", target.replicas - kept),
+            std::cmp::Ordering::Less => format!(", {} replica(s) removed", old.len() - kept),
+            std::cmp::Ordering::Equal => String::new(),
         }
-        if let Some(leaving) = old.get(i) {
-            let rest: Vec<Replica> = state
-                .replicas
-                .iter()
-                .filter(|r| r.pid != leaving.pid)
-                .cloned()
-                .collect();
-            nginx.reload(nginx_pid, target.public_port, &ports(&rest))?;
-            state.replicas = rest;
-            state.write(layout)?;
-            let said = stop_replica(layout, leaving, target.grace)?;
+    );
+    let mut reload = false;
+    for leaving in &old[..kept] {
+        match hand_over(layout, state, target, leaving) {
+            Ok(said) => println!("    ~ {said}"),
+            Err(err) => {
+                // The old process still serves its port; a new one gets a port of its own.
+                println!(
+                    "    port {} could not be handed over ({err:#}); the new process gets a port of its own",
+                    leaving.port
+                );
+                let new = start_ready(layout, target, None)?;
+                state.replicas.push(new.clone());
+                state.write(layout)?;
+                let mut ports = ports(&state.replicas);
+                nginx.reload(nginx_pid, target.public_port, &ports)?;
+                println!(
+                    "    + pid {} on port {}: ready, in nginx",
+                    new.pid, new.port
+                );
+                ports.retain(|&p| p != leaving.port);
+                nginx.reload(nginx_pid, target.public_port, &ports)?;
+                let said = stop_replica(layout, leaving, target.grace)?;
+                state.replicas.retain(|r| r.pid != leaving.pid);
+                state.write(layout)?;
+                println!(
+                    "    - pid {} on port {}: out of nginx, {said}",
+                    leaving.pid, leaving.port
+                );
+            }
+        }
+    }
+    for _ in old.len()..target.replicas {
+        let new = start_ready(layout, target, None)?;
+        println!("    + pid {} on port {}: ready", new.pid, new.port);
+        state.replicas.push(new);
+        state.write(layout)?;
+        reload = true;
+    }
+    if reload {
+        nginx.reload(nginx_pid, target.public_port, &ports(&state.replicas))?;
+        println!("    nginx reloaded with the new replicas");
+    }
+    if old.len() > target.replicas {
+        let leaving = &old[kept..];
+        let rest: Vec<Replica> = state
+            .replicas
+            .iter()
+            .filter(|r| !leaving.iter().any(|l| l.pid == r.pid))
+            .cloned()
+            .collect();
+        nginx.reload(nginx_pid, target.public_port, &ports(&rest))?;
+        for r in leaving {
+            let said = stop_replica(layout, r, target.grace)?;
             println!(
                 "    - pid {} on port {}: out of nginx, {said}",
-                leaving.pid, leaving.port
+                r.pid, r.port
             );
+            state.replicas.retain(|x| x.pid != r.pid);
+            state.write(layout)?;
         }
     }
     state.proxy = true;
     state.write(layout)
+}
+
+/// Starts the new release on `leaving`'s port beside it, waits until it listens, then stops
+/// `leaving`; the state names both while both run. On failure `leaving` still serves.
+fn hand_over(
+    layout: &Layout,
+    state: &mut State,
+    target: &Target,
+    leaving: &Replica,
+) -> Result<String> {
+    let new = start_on(layout, target, leaving.port)?;
+    state.replicas.push(new.clone());
+    state.write(layout)?;
+    let said = stop_replica(layout, leaving, target.grace)?;
+    state.replicas.retain(|r| r.pid != leaving.pid);
+    state.write(layout)?;
+    Ok(format!(
+        "port {}: pid {} took over from pid {}, which {said}",
+        leaving.port, new.pid, leaving.pid
+    ))
 }
 
 fn cold_start_with_proxy(layout: &Layout, state: &mut State, target: &Target) -> Result<()> {
@@ -187,6 +246,24 @@ fn cold_start_with_proxy(layout: &Layout, state: &mut State, target: &Target) ->
 
 fn cold_start_direct(layout: &Layout, state: &mut State, target: &Target) -> Result<()> {
     let old = state.replicas.clone();
+    let holder = old
+        .iter()
+        .find(|r| r.port == target.public_port && state.nginx.is_none())
+        .cloned();
+    if let (Some(leaving), true) = (&holder, old.len() == 1) {
+        match hand_over(layout, state, target, leaving) {
+            Ok(said) => {
+                println!("    ~ {said}");
+                state.proxy = false;
+                state.public_port = target.public_port;
+                return state.write(layout);
+            }
+            Err(err) => println!(
+                "    port {} could not be handed over ({err:#})",
+                leaving.port
+            ),
+        }
+    }
     let holds_port = (state.nginx.is_some() && state.public_port == target.public_port)
         || old.iter().any(|r| r.port == target.public_port);
     if holds_port {
@@ -256,41 +333,53 @@ pub fn stop_replica(layout: &Layout, replica: &Replica, grace: Duration) -> Resu
     Ok(format!("{how} in {}", format_duration(started.elapsed())))
 }
 
-/// Starts one replica (on `port`, else on a free one) and waits until it is ready. A port
+/// Starts one replica on a port the kernel finds free, and waits until it is ready. A port
 /// picked free can be taken before the server binds it; that costs one more try.
 fn start_ready(layout: &Layout, target: &Target, port: Option<u16>) -> Result<Replica> {
-    let mut tries = if port.is_some() { 1 } else { 2 };
-    loop {
-        let port = match port {
-            Some(port) => port,
-            None => sys::pick_free_port()?,
-        };
-        let mut child = spawn(layout, target, port)?;
-        let pid = child.id();
-        match wait_ready(layout, &mut child, port) {
-            Ok(()) => {
-                return Ok(Replica {
-                    pid,
-                    port,
-                    release: target.release.id.clone(),
-                })
-            }
-            Err(err) => {
-                let _ = sys::terminate(pid, Duration::from_secs(5));
-                let _ = child.wait();
-                tries -= 1;
-                if tries == 0 || sys::port_is_free(port) {
-                    return Err(err);
-                }
-                println!("    port {port} was taken meanwhile; trying another");
-            }
+    if let Some(port) = port {
+        return start_on(layout, target, port);
+    }
+    let port = sys::pick_free_port()?;
+    match start_on(layout, target, port) {
+        Err(_) if !sys::port_is_free(port) => {
+            println!("    port {port} was taken meanwhile; trying another");
+            start_on(layout, target, sys::pick_free_port()?)
+        }
+        done => done,
+    }
+}
+
+/// Starts one replica on `port` (beside a process that listens there with SO_REUSEPORT, if
+/// any) and waits until it listens; a process that does not is stopped.
+fn start_on(layout: &Layout, target: &Target, port: u16) -> Result<Replica> {
+    let ready = layout.run_dir().join(format!(
+        "ready-{port}-{}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    ));
+    let mut child = spawn(layout, target, port, &ready)?;
+    let pid = child.id();
+    let waited = wait_ready(layout, &mut child, port, &ready);
+    let _ = std::fs::remove_file(&ready);
+    match waited {
+        Ok(()) => Ok(Replica {
+            pid,
+            port,
+            release: target.release.id.clone(),
+        }),
+        Err(err) => {
+            let _ = sys::terminate(pid, Duration::from_secs(5));
+            let _ = child.wait();
+            Err(err)
         }
     }
 }
 
 /// Starts `quotes serve` in its own process group, so it lives on after xtask exits and a
 /// Ctrl-C in this terminal does not reach it. Its output is appended to `logs/quotes.log`.
-fn spawn(layout: &Layout, target: &Target, port: u16) -> Result<Child> {
+fn spawn(layout: &Layout, target: &Target, port: u16, ready: &Path) -> Result<Child> {
     let log_path = layout.log("quotes.log");
     let mut log = cmd::append_to(&log_path)?;
     let now = SystemTime::now()
@@ -312,6 +401,9 @@ fn spawn(layout: &Layout, target: &Target, port: u16) -> Result<Child> {
     }
     server
         .env("PORT", port.to_string())
+        // The next release takes this port over while this process still serves it.
+        .env("QUOTES__SERVER__REUSE_PORT", "true")
+        .env("QUOTES__SERVER__READY_FILE", ready)
         .current_dir(&target.release.dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -322,11 +414,10 @@ fn spawn(layout: &Layout, target: &Target, port: u16) -> Result<Child> {
         .with_context(|| format!("could not start `{}`", cmd::display(&server)))
 }
 
-/// Polls `/readyz` until it answers 200, bounded; a server that exits first is reported with
-/// the end of its log.
-fn wait_ready(layout: &Layout, child: &mut Child, port: u16) -> Result<()> {
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    let agent = super::agent(Duration::from_secs(2));
+/// Waits, bounded, until the server writes its ready file: it has prepared, found its
+/// database and listens. A server that exits first is reported with the end of its log.
+/// The file, not `/readyz`, says so: during a handover the port also reaches the old process.
+fn wait_ready(layout: &Layout, child: &mut Child, port: u16, ready: &Path) -> Result<()> {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait()? {
@@ -336,14 +427,13 @@ fn wait_ready(layout: &Layout, child: &mut Child, port: u16) -> Result<()> {
                 child.id()
             );
         }
-        let last = match super::get(&agent, &url) {
-            Ok((200, _)) => return Ok(()),
-            Ok((status, body)) => format!("{status} {}", body.trim()),
-            Err(err) => err.to_string(),
-        };
+        if ready.is_file() {
+            return Ok(());
+        }
         if started.elapsed() >= READY_TIMEOUT {
             bail!(
-                "{url} did not answer 200 within {} (last: {last}), so that process was stopped",
+                "quotes (pid {}) did not listen on port {port} within {}, so it was stopped",
+                child.id(),
                 format_duration(READY_TIMEOUT)
             );
         }
