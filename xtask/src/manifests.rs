@@ -47,11 +47,12 @@ fn check_compose(root: &Path, compose: &Path) -> Result<()> {
             .args(["config", "--services"])
             .env("POSTGRES_PASSWORD", "placeholder-for-config-check")
             .env("SECRET_KEY", "placeholder-for-config-check")
+            .env("GRAFANA_ADMIN_PASSWORD", "placeholder-for-config-check")
             .env_remove("DOCKER_HOST"),
     )
     .with_context(|| format!("{} does not pass `docker-compose config`", file.display()))?;
     let services: Vec<&str> = out.split_whitespace().collect();
-    for wanted in ["db", "prepare", "web", "nginx"] {
+    for wanted in ["db", "prepare", "web", "nginx", "prometheus", "grafana"] {
         if !services.contains(&wanted) {
             bail!(
                 "{}: no `{wanted}` service (has: {})",

@@ -372,6 +372,10 @@ pub async fn cmd_serve(
     args: ArgMatches,
 ) -> anyhow::Result<()> {
     check_serving_key(&settings)?;
+    if settings.metrics()?.is_some() {
+        // Now, so that what the database layer reports while the site starts counts too.
+        web::metrics::install().map_err(anyhow::Error::msg)?;
+    }
     for component in &installed {
         if settings.component_enabled(component.name()) {
             continue;
@@ -414,6 +418,7 @@ pub async fn cmd_serve(
     let options = ServerOptions {
         workers: settings.server.workers,
         shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
+        metrics: settings.metrics()?,
     };
     let server = web::serve(listener, site, &options)?;
     tracing::info!(store = %backend.kind, components = %names, "listening on http://{local}");
@@ -422,6 +427,26 @@ pub async fn cmd_serve(
     drop(ready);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Error reports to Sentry when `SENTRY_DSN` is set (see `web::reports`): released as the
+/// commit, in the environment `SENTRY_ENVIRONMENT` names, else `QUOTES_ENV`, else
+/// `development`. A DSN that cannot be read stops the server with the reason.
+pub fn init_reports(settings: &Settings) -> anyhow::Result<Option<web::sentry::ClientInitGuard>> {
+    let dsn = settings.sentry.dsn.trim();
+    if dsn.is_empty() {
+        return Ok(None);
+    }
+    let dsn: web::sentry::types::Dsn = dsn
+        .parse()
+        .map_err(|e| anyhow::anyhow!("SENTRY_DSN (sentry.dsn) is not a DSN: {e}"))?;
+    let environment = Some(settings.sentry.environment.trim())
+        .filter(|e| !e.is_empty())
+        .or(settings.env.as_deref())
+        .unwrap_or("development")
+        .to_owned();
+    let options = web::reports::client_options(dsn, crate::build_info().commit, environment);
+    Ok(Some(web::sentry::init(options)))
 }
 
 /// A listening socket on `host:port`; with `reuse_port`, one that another process of the same

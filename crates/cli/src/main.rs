@@ -48,8 +48,11 @@ fn command_line(installed: &[Box<dyn Component>]) -> clap::Command {
 }
 
 /// The server logs to stdout, as a Twelve-Factor app does; a management command logs to
-/// stderr so that its stdout stays its output (`quotes export-quotes > file`).
+/// stderr so that its stdout stays its output (`quotes export-quotes > file`). What is logged
+/// at WARN and ERROR while a request is served also goes with that request's error report,
+/// when reports are on (see `web::reports`).
 fn init_logging(settings: &Settings, to_stdout: bool) {
+    use tracing_subscriber::prelude::*;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.level));
     let (writer, ansi) = if to_stdout {
@@ -63,14 +66,23 @@ fn init_logging(settings: &Settings, to_stdout: bool) {
             std::io::stderr().is_terminal(),
         )
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(writer);
-    match settings.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+    let lines = match settings.log.format {
+        LogFormat::Json => lines.json().boxed(),
+        LogFormat::Text => lines.boxed(),
+    };
+    let breadcrumbs = web::sentry::integrations::tracing::BreadcrumbLayer::new().with_filter(
+        tracing_subscriber::filter::filter_fn(|meta| {
+            matches!(*meta.level(), tracing::Level::WARN | tracing::Level::ERROR)
+        }),
+    );
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(breadcrumbs)
+        .init();
 }
 
 fn run(installed: Vec<Box<dyn Component>>, matches: &ArgMatches) -> anyhow::Result<()> {
@@ -82,11 +94,15 @@ fn run(installed: Vec<Box<dyn Component>>, matches: &ArgMatches) -> anyhow::Resu
     }
     match SiteCommand::from_arg_matches(matches)? {
         // actix-web runs its own worker threads; this system only drives the server future.
-        SiteCommand::Serve => actix_web::rt::System::new().block_on(commands::cmd_serve(
-            settings,
-            installed,
-            args.clone(),
-        )),
+        SiteCommand::Serve => {
+            // Before the server starts, so that it reports; flushed when this guard drops.
+            let _reports = commands::init_reports(&settings)?;
+            actix_web::rt::System::new().block_on(commands::cmd_serve(
+                settings,
+                installed,
+                args.clone(),
+            ))
+        }
         SiteCommand::Migrate => commands::cmd_migrate(&settings, &installed),
         SiteCommand::WaitForDb { timeout } => {
             commands::cmd_wait_for_db(&settings, &installed, timeout)

@@ -18,6 +18,8 @@ pub struct Settings {
     pub store: StoreSettings,
     pub database: DatabaseSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
+    pub sentry: SentrySettings,
     /// `[components] NAME = false` switches a compiled-in component off.
     #[serde(default)]
     pub components: HashMap<String, bool>,
@@ -44,6 +46,7 @@ impl std::fmt::Debug for Settings {
             .field("store", &self.store)
             .field("database", &self.database)
             .field("log", &self.log)
+            .field("metrics", &self.metrics)
             .field("components", &self.components)
             .finish_non_exhaustive()
     }
@@ -73,6 +76,31 @@ pub struct ServerSettings {
     /// to know; removed when the server stops. Empty: none.
     #[serde(default)]
     pub ready_file: String,
+}
+
+/// `[sentry]`: error reports (`SENTRY_DSN`, `SENTRY_ENVIRONMENT`).
+#[derive(Clone, Deserialize)]
+pub struct SentrySettings {
+    pub dsn: String,
+    pub environment: String,
+}
+
+// By hand: a DSN holds the project's key.
+impl std::fmt::Debug for SentrySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentrySettings")
+            .field("dsn", &if self.dsn.is_empty() { "" } else { "(set)" })
+            .field("environment", &self.environment)
+            .finish()
+    }
+}
+
+/// `[metrics]`: `/metrics` for the operator.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// Clients (after trusted proxies) that may read `/metrics`: addresses or networks.
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -129,6 +157,20 @@ pub struct LogSettings {
 /// The environment as settings see it: a map, so that tests need not touch the process's own.
 pub type Vars = HashMap<String, String>;
 
+/// Addresses (`127.0.0.1`) or networks (`172.16.0.0/12`, a container network) of the
+/// setting `key`; a bad entry is named.
+fn networks(key: &str, entries: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    entries
+        .iter()
+        .map(|p| {
+            let p = p.trim();
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("{key}: {p:?} is not an IP address or network"))
+        })
+        .collect()
+}
+
 impl Settings {
     /// Reads settings from the process environment.
     pub fn load() -> anyhow::Result<Self> {
@@ -161,6 +203,8 @@ impl Settings {
             ("QUOTES_STORE", "store.kind"),
             ("QUOTES_LOG_FORMAT", "log.format"),
             ("SECRET_KEY", "secret_key"),
+            ("SENTRY_DSN", "sentry.dsn"),
+            ("SENTRY_ENVIRONMENT", "sentry.environment"),
         ];
         for (var, key) in conventional {
             builder = builder.set_override_option(key, vars.get(var).cloned())?;
@@ -171,6 +215,7 @@ impl Settings {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("server.trusted_proxies")
+            .with_list_parse_key("metrics.allow")
             .source(Some(vars));
         let layered = builder
             .add_source(environment)
@@ -193,18 +238,17 @@ impl Settings {
     /// The proxies whose `X-Forwarded-For` is believed: addresses (`127.0.0.1`) or networks
     /// (`172.16.0.0/12`, a container network); a bad entry is named.
     pub fn trusted_proxies(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
-        self.server
-            .trusted_proxies
-            .iter()
-            .map(|p| {
-                let p = p.trim();
-                p.parse::<ipnet::IpNet>()
-                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .with_context(|| {
-                        format!("server.trusted_proxies: {p:?} is not an IP address or network")
-                    })
-            })
-            .collect()
+        networks("server.trusted_proxies", &self.server.trusted_proxies)
+    }
+
+    /// `/metrics` and who may read it, when on; a bad `metrics.allow` entry is named.
+    pub fn metrics(&self) -> anyhow::Result<Option<web::MetricsOptions>> {
+        if !self.metrics.enabled {
+            return Ok(None);
+        }
+        Ok(Some(web::MetricsOptions {
+            allow: networks("metrics.allow", &self.metrics.allow)?,
+        }))
     }
 
     /// Whether the component `name` runs (every compiled-in component does unless the

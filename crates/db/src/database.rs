@@ -22,6 +22,13 @@ type PgPool = Pool<ConnectionManager<PgConnection>>;
 /// A connection checked out of the pool; it goes back when dropped.
 pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
 
+/// The pool's metrics (see [`Database::conn`]); the names are what dashboards query.
+pub const POOL_CHECKOUT: &str = "db_pool_checkout_seconds";
+pub const POOL_CONNECTIONS: &str = "db_pool_connections";
+pub const POOL_IDLE: &str = "db_pool_idle_connections";
+pub const POOL_MAX: &str = "db_pool_max_connections";
+pub const POOL_ERRORS: &str = "db_pool_checkout_errors_total";
+
 /// The site's PostgreSQL: one pool per process, cheap to clone (clones share the pool).
 ///
 /// Each component's PostgreSQL store holds a clone and, when made, registers its embedded
@@ -114,10 +121,26 @@ impl Database {
     }
 
     /// A pooled connection, or [`PgError::Unavailable`] after `connect_timeout`.
+    ///
+    /// Each checkout reports the pool through the `metrics` facade: how long it waited
+    /// (`db_pool_checkout_seconds`), the connections open and idle, the most it may open, and
+    /// the checkouts that gave up (`db_pool_checkout_errors_total`).
     pub fn conn(&self) -> Result<Conn, PgError> {
-        self.inner.pool.get().map_err(|e| PgError::Unavailable {
-            at: self.inner.at.clone(),
-            reason: concise(&self.inner.url, &e.to_string()),
+        // Registered before it is needed, so dashboards see a 0 rather than no series.
+        let errors = metrics::counter!(POOL_ERRORS);
+        let started = std::time::Instant::now();
+        let got = self.inner.pool.get();
+        metrics::histogram!(POOL_CHECKOUT).record(started.elapsed().as_secs_f64());
+        let state = self.inner.pool.state();
+        metrics::gauge!(POOL_CONNECTIONS).set(f64::from(state.connections));
+        metrics::gauge!(POOL_IDLE).set(f64::from(state.idle_connections));
+        metrics::gauge!(POOL_MAX).set(f64::from(self.inner.pool.max_size()));
+        got.map_err(|e| {
+            errors.increment(1);
+            PgError::Unavailable {
+                at: self.inner.at.clone(),
+                reason: concise(&self.inner.url, &e.to_string()),
+            }
         })
     }
 

@@ -2,8 +2,10 @@
 //! dev-dependency only; `cargo xtask test` checks that no crate depends on it otherwise.
 
 mod http;
+mod sentry;
 
 pub use http::Http;
+pub use sentry::{envelope_events, Received, SentryStandIn};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -400,6 +400,7 @@ impl Routes {
     }
 
     /// A page: GET and HEAD run `handler`, as Django's views do; other methods get 405.
+    /// A handler that panics answers the site's 500 page (see `reports`).
     pub fn get<F, Args>(&mut self, path: &str, handler: F) -> &mut Self
     where
         F: Handler<Args>,
@@ -407,7 +408,8 @@ impl Routes {
         F::Output: Responder + 'static,
     {
         self.claims.push(path.to_owned());
-        let resource = get_or_head(path, handler);
+        let resource = get_or_head(path, handler)
+            .wrap(actix_web::middleware::from_fn(crate::reports::catch_panic));
         self.apply.push(Box::new(move |cfg| {
             cfg.service(resource);
         }));
@@ -418,8 +420,9 @@ impl Routes {
     /// Unsafe methods on it pass the site's CSRF check first.
     pub fn resource(&mut self, path: &str, build: impl FnOnce(Resource) -> Resource) -> &mut Self {
         self.claims.push(path.to_owned());
-        let resource =
-            build(web::resource(path)).wrap(actix_web::middleware::from_fn(crate::security::check));
+        let resource = build(web::resource(path))
+            .wrap(actix_web::middleware::from_fn(crate::security::check))
+            .wrap(actix_web::middleware::from_fn(crate::reports::catch_panic));
         self.apply.push(Box::new(move |cfg| {
             cfg.service(resource);
         }));

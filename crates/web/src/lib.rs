@@ -9,7 +9,9 @@
 
 mod component;
 mod error;
+pub mod metrics;
 mod pager;
+pub mod reports;
 pub mod security;
 mod server;
 mod site;
@@ -20,6 +22,7 @@ pub use component::{
     Middleware, NavArea, NavLink, Next, Resources, Routes, Running, StaticFile,
 };
 pub use error::{AppError, ErrorChain};
+pub use metrics::MetricsOptions;
 pub use pager::Pager;
 pub use security::{client_addr, identity, Identity, SecretKey, Security, SessionBinding};
 pub use server::{serve, RequestId, ServerOptions};
@@ -29,4 +32,5 @@ pub use templates::Templates;
 /// Re-exported so that components need not pin their own versions of the seam's crates.
 pub use actix_web;
 pub use clap;
+pub use sentry;
 pub use tera;

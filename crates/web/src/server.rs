@@ -16,6 +16,8 @@ use tracing::Instrument;
 
 use crate::component::{Middleware, Next, Routes, StaticFile};
 use crate::error::{PublicMessage, RETRY_AFTER_SECS};
+use crate::metrics::{self, MetricsOptions};
+use crate::reports;
 use crate::security::{ClientAddr, Security, SecurityData};
 use crate::site::Part;
 use crate::{get_or_head, AppError, BuildInfo, Site, Templates};
@@ -27,6 +29,8 @@ pub struct ServerOptions {
     pub workers: usize,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_timeout: Duration,
+    /// `/metrics` and the request metrics, when on.
+    pub metrics: Option<MetricsOptions>,
 }
 
 impl Default for ServerOptions {
@@ -34,6 +38,7 @@ impl Default for ServerOptions {
         Self {
             workers: 0,
             shutdown_timeout: Duration::from_secs(30),
+            metrics: None,
         }
     }
 }
@@ -80,6 +85,10 @@ pub fn serve(
         .iter()
         .filter_map(|p| p.running.middleware())
         .collect();
+    let metrics_state = match &options.metrics {
+        Some(metrics) => Some(web::Data::new(metrics::state(metrics, &site.info)?)),
+        None => None,
+    };
     let security = Arc::new(site.security.clone());
     let security_data = web::Data::new(SecurityData(security.clone()));
     let state = web::Data::new(SiteState {
@@ -90,6 +99,7 @@ pub fn serve(
         has_home,
     });
 
+    let reporting = reports::enabled();
     let mut server = HttpServer::new(move || {
         let state = state.clone();
         let chain = chain.clone();
@@ -113,6 +123,11 @@ pub fn serve(
             .wrap(middleware::from_fn(move |req, end| {
                 run_chain(chain.clone(), security.clone(), req, end)
             }))
+            .wrap(middleware::Condition::new(
+                reporting,
+                middleware::from_fn(reports::tag_request),
+            ))
+            .wrap(middleware::Condition::new(reporting, reports::middleware()))
             .wrap(ErrorHandlers::new().default_handler(render_error))
             .wrap(
                 middleware::DefaultHeaders::new()
@@ -122,6 +137,10 @@ pub fn serve(
                     .add((header::CONTENT_SECURITY_POLICY, CSP)),
             )
             .wrap(middleware::Compress::default())
+            .wrap(middleware::Condition::new(
+                metrics_state.is_some(),
+                middleware::from_fn(metrics::record),
+            ))
             .wrap(middleware::from_fn(log_request))
             .configure(|cfg| {
                 for part in &state.parts {
@@ -142,6 +161,12 @@ pub fn serve(
             app
         } else {
             app.service(get_or_head("/", index))
+        };
+        let app = match &metrics_state {
+            Some(data) => app
+                .app_data(data.clone())
+                .service(get_or_head("/metrics", metrics::render)),
+            None => app,
         };
         app.default_service(web::to(not_found))
     })
@@ -178,7 +203,8 @@ async fn run_chain(
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Logs one line per request, with its id, method, path, status and latency.
+/// Logs one line per request: its id, method, path, route pattern, status, latency and the
+/// signed-in user's id, if any.
 async fn log_request(
     req: ServiceRequest,
     next: middleware::Next<impl MessageBody + 'static>,
@@ -213,11 +239,24 @@ async fn log_request(
     let result = next.call(req).instrument(span).await;
     // A number (for log tools to sum and sort), rounded to 0.1 ms so lines stay short.
     let latency_ms = (start.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
-    let status = match &result {
-        Ok(res) => res.status().as_u16(),
-        Err(e) => e.as_response_error().status_code().as_u16(),
+    let (status, route, user) = match &result {
+        Ok(res) => (
+            res.status().as_u16(),
+            res.request().match_pattern(),
+            crate::identity(res.request()).map(|i| i.user_id),
+        ),
+        Err(e) => (e.as_response_error().status_code().as_u16(), None, None),
     };
-    tracing::info!(request_id = %id, %method, %path, status, latency_ms, "request");
+    // The route's pattern groups lines by page (`/quotes/{id}`); absent when none matched.
+    let route = route.unwrap_or_default();
+    match user {
+        Some(user) => tracing::info!(
+            request_id = %id, %method, %path, %route, status, latency_ms, user, "request"
+        ),
+        None => {
+            tracing::info!(request_id = %id, %method, %path, %route, status, latency_ms, "request")
+        }
+    }
     result.map(|mut res| {
         if let Ok(value) = HeaderValue::from_str(&id) {
             res.headers_mut()

@@ -239,6 +239,12 @@ http {{
         listen 127.0.0.1:{public_port};
         server_name _;
 
+        # Metrics are read from each replica's own port (cargo xtask status lists them),
+        # never through the public port.
+        location = /metrics {{
+            return 404;
+        }}
+
         location / {{
             proxy_pass http://quotes_web;
             proxy_set_header Host $http_host;
@@ -277,6 +283,7 @@ mod tests {
         assert!(conf.contains("error_log /srv/d/logs/nginx-error.log warn;"));
         assert!(conf.contains("listen 127.0.0.1:8000;"));
         assert!(conf.contains("server 127.0.0.1:41000 max_fails=0;"));
+        assert!(conf.contains("location = /metrics {\n            return 404;"));
         assert!(conf.contains("server 127.0.0.1:41001 "));
         assert!(conf.contains(
             "proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;"

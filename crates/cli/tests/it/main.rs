@@ -12,6 +12,8 @@ mod commands;
 #[cfg(all(feature = "quotes", feature = "store-memory"))]
 mod memory;
 #[cfg(all(feature = "quotes", feature = "store-pg"))]
+mod ops;
+#[cfg(all(feature = "quotes", feature = "store-pg"))]
 mod outage;
 #[cfg(all(feature = "quotes", feature = "store-pg"))]
 mod postgres;

@@ -3,6 +3,7 @@
 
 mod csrf;
 mod helpers;
+mod metrics;
 mod seam;
 mod shell;
 mod start;
