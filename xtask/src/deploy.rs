@@ -39,6 +39,7 @@ use anyhow::{bail, Context, Result};
 
 pub use layout::{Layout, SYSTEM_DIR};
 pub use ops::{logs, manage, status, stop, LogKind};
+pub use release::release_id;
 pub use state::{History, Replica, State, Store};
 
 use crate::{
@@ -90,6 +91,12 @@ fn superuser_vars() -> Option<Vec<(&'static str, String)>> {
 
 /// What the public URL must answer within, once every replica is ready.
 const PUBLIC_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `cargo build --release -p cli --bin quotes`, stamped with the release `id`, as deploy
+/// builds it (`dist` shares the build).
+pub fn build_release(root: &Path, id: &str, log: &Path) -> Result<()> {
+    release::build(&Layout::new(root, None), id, log)
+}
 
 pub fn deploy(root: &Path, dir: Option<&Path>, opts: &Options) -> Result<()> {
     let layout = Layout::new(root, dir);

@@ -8,7 +8,7 @@
 //! It deploys one process on the managed PostgreSQL (with a superuser from
 //! `QUOTES_SUPERUSER_*`), restarts the cluster by hand (`pg_ctl restart`, then a plain
 //! `pg_ctl stop` and `start` as after a reboot) and sees the site recover, adds a quote with
-//! `manage`, deploys three replicas behind nginx (the superuser is left as it is, and deploy
+//! `manage` and counts them with `manage dbshell`, deploys three replicas behind nginx (the superuser is left as it is, and deploy
 //! says so), logs in through nginx and sees the sign-in hold on every replica, then redeploys
 //! and rolls back while a bounded keep-alive load that never resends runs through nginx and
 //! counts every failed request of any kind (there must be none), then stops everything, starts
@@ -145,6 +145,18 @@ pub fn run(root: &Path) -> Result<()> {
     ensure!(
         site.total()? == FIXTURE_QUOTES + 1,
         "manage reached the deployed database"
+    );
+    let count = sandbox.output(&[
+        "manage",
+        "dbshell",
+        "--",
+        "-tA",
+        "-c",
+        "select count(*) from quotes",
+    ])?;
+    ensure!(
+        count.trim() == (FIXTURE_QUOTES + 1).to_string(),
+        "manage dbshell opened psql on the deployed database: {count}"
     );
 
     println!("--- e2e: deploy --replicas 3 (nginx in front)");

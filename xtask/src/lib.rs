@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cmd;
 pub mod deploy;
 pub mod deps;
+pub mod dist;
 pub mod e2e;
 pub mod manifests;
 pub mod pg;

@@ -102,6 +102,9 @@ enum Task {
         #[command(flatten)]
         place: Place,
     },
+    /// Package the release binary for a production host in target/dist/: an archive (binary,
+    /// config, systemd units, README) and a Debian package that installs them and a system user.
+    Dist,
     /// Measure the release binary's speed and memory on each store (wrk on 127.0.0.1);
     /// writes target/bench/report.md. Measured, never asserted.
     Bench {
@@ -123,6 +126,9 @@ enum Task {
     /// Only the `deploy end to end` step of `test`.
     #[command(hide = true)]
     CheckDeploy,
+    /// Only the `package` step of `test`.
+    #[command(hide = true)]
+    CheckPackage,
     /// Run a quotes management command against the deployed site, with its settings:
     /// `cargo xtask manage load-quotes my-quotes.txt`.
     Manage {
@@ -185,10 +191,12 @@ fn main() -> ExitCode {
             place,
         } => deploy::logs(&root, place.dir.as_deref(), which, lines, follow),
         Task::Stop { place } => deploy::stop(&root, place.dir.as_deref()),
+        Task::Dist => xtask::dist::run(&root),
         Task::Bench { seconds } => bench::run(&root, seconds),
         Task::Manage { place, args } => deploy::manage(&root, place.dir.as_deref(), &args),
         Task::NewComponent { name } => new_component(&root, &name),
         Task::CheckDeploy => xtask::e2e::run(&root),
+        Task::CheckPackage => xtask::dist::check(&root),
         Task::CheckNewComponent => {
             let env: Vec<(&str, std::ffi::OsString)> =
                 ["TEST_DATABASE_URL", "CHROME_BIN", "CHROMEDRIVER_BIN"]

@@ -17,6 +17,8 @@ use crate::cmd;
 
 pub fn check(root: &Path, compose: &Path) -> Result<()> {
     check_compose(root, compose)?;
+    check_operations(root)?;
+    check_systemd(root)?;
     let dir = root.join("deploy").join("k8s");
     let docs = load_dir(&dir)?;
     let problems = check_k8s(&docs);
@@ -66,6 +68,97 @@ fn check_compose(root: &Path, compose: &Path) -> Result<()> {
         file.display(),
         services.join(", ")
     );
+    Ok(())
+}
+
+/// The operations files read as what they are: Prometheus scrapes `/metrics` on the app's
+/// port, Grafana's provisioning and the Vector example are YAML, the dashboard is JSON with
+/// panels. (Whether the dashboard's queries name metrics the app exports is tested against
+/// the running app, in the cli crate's tests.)
+fn check_operations(root: &Path) -> Result<()> {
+    let deploy = root.join("deploy");
+    let read = |rel: &str| -> Result<Vec<Yaml>> {
+        let path = deploy.join(rel);
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("could not read {}", path.display()))?;
+        YamlLoader::load_from_str(&text).with_context(|| format!("{}: not YAML", path.display()))
+    };
+    let prometheus = read("prometheus/prometheus.yml")?;
+    let scrapes = prometheus
+        .first()
+        .map(|d| list(&d["scrape_configs"]))
+        .unwrap_or_default();
+    let scrapes_app = scrapes.iter().any(|job| {
+        text(&job["metrics_path"]) == Some("/metrics")
+            && list(&job["dns_sd_configs"])
+                .iter()
+                .any(|sd| sd["port"].as_i64() == Some(8000))
+    });
+    if !scrapes_app {
+        bail!("deploy/prometheus/prometheus.yml: no job scrapes /metrics on the web replicas' port 8000");
+    }
+    for rel in [
+        "grafana/provisioning/datasources/prometheus.yaml",
+        "grafana/provisioning/dashboards/quotes.yaml",
+        "vector/vector.yaml",
+    ] {
+        read(rel)?;
+    }
+    let path = deploy.join("grafana/quotes.json");
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?,
+    )
+    .with_context(|| format!("{}: not JSON", path.display()))?;
+    let panels = dashboard["panels"].as_array().map_or(0, Vec::len);
+    if panels == 0 {
+        bail!("{}: no panels", path.display());
+    }
+    println!("    prometheus, grafana ({panels} panels) and vector files read");
+    Ok(())
+}
+
+/// `systemd-analyze verify` on deploy/systemd's units, where it exists: any complaint fails.
+/// The units run /usr/bin/quotes, which only the package installs; a copy of the units runs
+/// /bin/true instead, so only the units are judged.
+fn check_systemd(root: &Path) -> Result<()> {
+    let dir = root.join("deploy").join("systemd");
+    let units = ["quotes@.service", "quotes-migrate.service", "quotes.target"];
+    let Some(analyze) = cmd::which("systemd-analyze") else {
+        println!("    systemd units: systemd-analyze is not installed here; not verified");
+        return Ok(());
+    };
+    let scratch = std::env::temp_dir().join(format!("xtask-systemd-{}", std::process::id()));
+    fs::create_dir_all(&scratch)?;
+    let result = (|| -> Result<()> {
+        let mut args = Vec::new();
+        for unit in units {
+            let text = fs::read_to_string(dir.join(unit))
+                .with_context(|| format!("could not read deploy/systemd/{unit}"))?;
+            // A template is verified as one of its instances.
+            let name = unit.replace("@.", "@8001.");
+            fs::write(
+                scratch.join(&name),
+                text.replace("/usr/bin/quotes", "/bin/true"),
+            )?;
+            args.push(scratch.join(name));
+        }
+        let out = Command::new(&analyze).arg("verify").args(&args).output()?;
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !out.status.success() || !said.trim().is_empty() {
+            bail!(
+                "systemd-analyze verify found problems in deploy/systemd:\n{}",
+                said.trim()
+            );
+        }
+        Ok(())
+    })();
+    let _ = fs::remove_dir_all(&scratch);
+    result?;
+    println!("    systemd units verified: {}", units.join(", "));
     Ok(())
 }
 

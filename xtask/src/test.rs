@@ -116,5 +116,7 @@ fn run_steps(root: &Path, steps: &mut Steps) -> Result<()> {
     steps.run("new component", || scaffold::check(root, &test_env))?;
     // Last: it builds the release binary, the slowest build of all, and needs nothing above.
     steps.run("deploy end to end", || e2e::run(root))?;
+    // After the deploy, whose release build it shares.
+    steps.run("package", || crate::dist::check(root))?;
     Ok(())
 }

@@ -348,6 +348,19 @@ pub fn cmd_migrate(settings: &Settings, installed: &[Box<dyn Component>]) -> any
     Ok(())
 }
 
+/// `quotes dbshell`: replaces this process with psql on the configured database, so that
+/// psql has the terminal and its signals to itself.
+pub fn cmd_dbshell(settings: &Settings, args: &[String]) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let mut psql = stores::psql(settings)?;
+    psql.args(args);
+    let err = psql.exec();
+    Err(anyhow::Error::new(err).context(format!(
+        "could not run {}",
+        psql.get_program().to_string_lossy()
+    )))
+}
+
 pub fn cmd_wait_for_db(
     settings: &Settings,
     installed: &[Box<dyn Component>],

@@ -24,6 +24,16 @@ enum SiteCommand {
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: Duration,
     },
+    /// Open psql on the configured database (the password goes in PGPASSWORD, never on the
+    /// command line); arguments after `--` go to psql: `quotes dbshell -- -c 'select 1'`.
+    Dbshell {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "PSQL_ARGS"
+        )]
+        args: Vec<String>,
+    },
     /// Check the settings and the components; with --deploy also what is risky in
     /// production (exits non-zero on an error).
     Check {
@@ -108,6 +118,7 @@ fn run(installed: Vec<Box<dyn Component>>, matches: &ArgMatches) -> anyhow::Resu
             commands::cmd_wait_for_db(&settings, &installed, timeout)
         }
         SiteCommand::Check { deploy } => commands::cmd_check(&settings, &installed, deploy),
+        SiteCommand::Dbshell { args } => commands::cmd_dbshell(&settings, &args),
     }
 }
 

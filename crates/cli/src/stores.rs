@@ -62,6 +62,56 @@ pub fn open(settings: &Settings) -> anyhow::Result<OpenBackend> {
     }
 }
 
+/// `psql` on the configured database, as Django's `dbshell`: the password goes in
+/// `PGPASSWORD`, never on the command line (where `ps` would show it to every user).
+pub fn psql(settings: &Settings) -> anyhow::Result<std::process::Command> {
+    match settings.store_kind() {
+        #[cfg(feature = "store-pg")]
+        StoreKind::Postgres => {
+            let psql = find_psql().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "psql not found on PATH: install PostgreSQL's client (apt-get install postgresql-client)"
+                )
+            })?;
+            let (url, password) = db::split_password(&settings.database.url);
+            let mut command = std::process::Command::new(psql);
+            command.arg(url);
+            match password {
+                Some(password) => command.env("PGPASSWORD", password),
+                None => command.env_remove("PGPASSWORD"),
+            };
+            Ok(command)
+        }
+        #[cfg(not(feature = "store-pg"))]
+        StoreKind::Postgres => {
+            anyhow::bail!("this build has no PostgreSQL store: no database to open")
+        }
+        StoreKind::Memory => {
+            anyhow::bail!("the memory store has no database to open a shell on: set DATABASE_URL")
+        }
+        StoreKind::Auto => unreachable!("Settings::store_kind resolves auto"),
+    }
+}
+
+/// `psql` on `PATH`, else in Debian's versioned directory of PostgreSQL's programs.
+#[cfg(feature = "store-pg")]
+fn find_psql() -> Option<std::path::PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("psql"));
+    let mut debian: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join("psql"))
+        .collect();
+    debian.sort();
+    on_path
+        .chain(debian.into_iter().rev())
+        .find(|p| p.is_file())
+}
+
 impl OpenBackend {
     /// Shares what components need to open their stores (the pool) with the site.
     pub fn provide_to(&self, site: &mut Site) {

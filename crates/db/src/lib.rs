@@ -22,4 +22,4 @@ mod url;
 pub use database::{Conn, Database, Fault};
 pub use migrate::{wait_for_db, Migrations};
 pub use settings::{concise, PgError, PgSettings};
-pub use url::describe_url;
+pub use url::{describe_url, split_password};

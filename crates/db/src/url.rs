@@ -107,6 +107,99 @@ pub(crate) fn with_database(url: &str, name: &str) -> String {
     )
 }
 
+/// `url` without its password, and the password: for a program such as psql, which then
+/// reads the password from `PGPASSWORD`, so that it never shows on a command line (`ps`
+/// shows every process's arguments to every user).
+pub fn split_password(url: &str) -> (String, Option<String>) {
+    let url = url.trim();
+    let Some(password) = parse(url).and_then(|t| t.password) else {
+        return (url.to_owned(), None);
+    };
+    let stripped = if is_url_form(url) {
+        strip_url_password(url)
+    } else {
+        strip_key_value_password(url)
+    };
+    (stripped, Some(password))
+}
+
+fn strip_url_password(url: &str) -> String {
+    let start = url.find("://").map_or(0, |at| at + 3);
+    let rest = &url[start..];
+    let authority_end = authority_len(rest);
+    let authority = &rest[..authority_end];
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let info = &authority[..at];
+            let user = info.split_once(':').map_or(info, |(user, _)| user);
+            format!("{user}@{}", &authority[at + 1..])
+        }
+        None => authority.to_owned(),
+    };
+    let tail = &rest[authority_end..];
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|pair| {
+                    percent_decode(pair.split_once('=').map_or(*pair, |(k, _)| k)) != "password"
+                })
+                .collect();
+            if kept.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => tail.to_owned(),
+    };
+    format!("{}{authority}{tail}", &url[..start])
+}
+
+/// The `key=value` pairs of a connection string but `password`, each as it was written.
+fn strip_key_value_password(conninfo: &str) -> String {
+    let bytes: Vec<(usize, char)> = conninfo.char_indices().collect();
+    let mut kept = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && bytes[i].1.is_whitespace() {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let start = bytes[i].0;
+        let mut key = String::new();
+        while i < bytes.len() && bytes[i].1 != '=' && !bytes[i].1.is_whitespace() {
+            key.push(bytes[i].1);
+            i += 1;
+        }
+        while i < bytes.len() && bytes[i].1 != '=' {
+            i += 1;
+        }
+        i += 1; // '='
+        while i < bytes.len() && bytes[i].1.is_whitespace() {
+            i += 1;
+        }
+        if i < bytes.len() && bytes[i].1 == '\'' {
+            i += 1;
+            while i < bytes.len() && bytes[i].1 != '\'' {
+                i += if bytes[i].1 == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+        } else {
+            while i < bytes.len() && !bytes[i].1.is_whitespace() {
+                i += if bytes[i].1 == '\\' { 2 } else { 1 };
+            }
+        }
+        let end = bytes.get(i).map_or(conninfo.len(), |(at, _)| *at);
+        if key != "password" {
+            kept.push(&conninfo[start..end.min(conninfo.len())]);
+        }
+    }
+    kept.join(" ")
+}
+
 /// How long the authority (user info and hosts) is at the start of what follows `scheme://`.
 /// libpq reads user info up to an `@` before the first `/` and knows no fragments, so a `?`
 /// or `#` inside a password is text, not the start of a query.
@@ -373,5 +466,38 @@ mod tests {
         assert_eq!(percent_decode("a%20b%2F"), "a b/");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn the_password_comes_out_of_every_form() {
+        let check = |url: &str, rest: &str, password: Option<&str>| {
+            assert_eq!(
+                split_password(url),
+                (rest.to_owned(), password.map(str::to_owned)),
+                "{url}"
+            );
+        };
+        check(
+            "postgres://quotes:s3cr%40t@db:5433/quotes?sslmode=require",
+            "postgres://quotes@db:5433/quotes?sslmode=require",
+            Some("s3cr@t"),
+        );
+        check(
+            "postgresql://u:p@h/db?password=other&sslmode=disable",
+            "postgresql://u@h/db?sslmode=disable",
+            Some("other"),
+        );
+        check("postgres://u:p?x@h/db", "postgres://u@h/db", Some("p?x"));
+        check("postgres://u@h/db", "postgres://u@h/db", None);
+        check(
+            "host=db user=quotes password='it\\'s x' dbname=quotes",
+            "host=db user=quotes dbname=quotes",
+            Some("it's x"),
+        );
+        check(
+            "host=db password=s3cret user=quotes",
+            "host=db user=quotes",
+            Some("s3cret"),
+        );
     }
 }

@@ -290,6 +290,28 @@ fn a_login_and_a_failed_one_leave_no_password_in_the_log() {
     for secret in [PASSWORD, NEW_PASSWORD, &PASSWORD.replace('&', "%26")] {
         assert!(!log.contains(secret), "the log holds a password");
     }
+    // Request lines, for shipping: the route's pattern, and who was signed in.
+    let requests: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "request")
+        .map(|l| l["fields"].clone())
+        .collect();
+    let form = requests
+        .iter()
+        .find(|f| f["method"] == "GET" && f["path"] == "/accounts/login")
+        .expect("a line for the login form");
+    assert_eq!(form["route"], "/accounts/login", "{form}");
+    assert!(
+        form.get("user").is_none(),
+        "nobody was signed in yet: {form}"
+    );
+    let home = requests
+        .iter()
+        .find(|f| f["path"] == "/")
+        .expect("a line for the home page");
+    assert_eq!(home["route"], "/", "{home}");
+    assert!(home["user"].as_i64().is_some(), "the user's id: {home}");
 }
 
 #[test]

@@ -212,3 +212,52 @@ fn a_5xx_reaches_sentry_with_its_request_id_release_and_environment() {
         }
     }
 }
+
+#[test]
+fn dbshell_gives_psql_the_password_in_its_environment_never_its_arguments() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("psql");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$0.args\"\nprintf '%s' \"$PGPASSWORD\" > \"$0.password\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let url = "postgres://quotes:s3cr%40t@db.example:5433/quotes?sslmode=require";
+    let r =
+        run(quotes(&[("PATH", &path), ("DATABASE_URL", url)])
+            .args(["dbshell", "--", "-c", "select 1"]));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let args = std::fs::read_to_string(dir.path().join("psql.args")).unwrap();
+    assert_eq!(
+        args,
+        "postgres://quotes@db.example:5433/quotes?sslmode=require\n-c\nselect 1\n"
+    );
+    let password = std::fs::read_to_string(dir.path().join("psql.password")).unwrap();
+    assert_eq!(password, "s3cr@t");
+}
+
+#[test]
+fn dbshell_opens_the_configured_database() {
+    let db = SiteDb::migrated();
+    let r =
+        run(quotes(&db.env()).args(["dbshell", "--", "-tA", "-c", "select count(*) from quotes"]));
+    assert_eq!((r.code, r.stdout.trim()), (Some(0), "0"), "{}", r.stderr);
+}
+
+#[cfg(feature = "store-memory")]
+#[test]
+fn dbshell_on_the_memory_store_says_there_is_no_database() {
+    let r = run(quotes(&[("QUOTES_STORE", "memory")]).arg("dbshell"));
+    assert_eq!(r.code, Some(1));
+    assert_eq!(
+        r.stderr,
+        "error: the memory store has no database to open a shell on: set DATABASE_URL\n"
+    );
+}
