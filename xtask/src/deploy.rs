@@ -68,7 +68,14 @@ pub struct Options {
 
 /// Environment variables of ours that the app gets as they are, besides every
 /// `QUOTES__SECTION__KEY` (which the app's settings read).
-const PASSED_ON: [&str; 4] = ["QUOTES_ENV", "QUOTES_LOG_FORMAT", "RUST_LOG", "SECRET_KEY"];
+const PASSED_ON: [&str; 6] = [
+    "QUOTES_ENV",
+    "QUOTES_LOG_FORMAT",
+    "RUST_LOG",
+    "SECRET_KEY",
+    "SENTRY_DSN",
+    "SENTRY_ENVIRONMENT",
+];
 
 /// What `createsuperuser --no-input` reads: given to the command that makes the superuser
 /// (and, on the memory store, to the replicas that each make it), never kept in app.env
@@ -631,9 +638,9 @@ impl Summary {
         );
         if self.direct_note {
             println!(
-                "    note:     without nginx a redeploy hands the port over, but a client's kept-alive \
-                 connection to the old process may close under it; `--proxy` or `--replicas 2` or more \
-                 put nginx in front, which its clients never see"
+                "    note:     without nginx a redeploy hands the port over, but a client's kept-alive or \
+                 queued connection to the old process may close under it; `--proxy` or `--replicas 2` \
+                 or more put nginx in front, which its clients never see"
             );
         }
     }

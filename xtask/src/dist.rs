@@ -3,12 +3,13 @@
 //!
 //! - `quotes-<version>-<release>-<arch>.tar.gz`: `bin/quotes`, `config/`, `fixtures/`, the
 //!   systemd units and README.md, for any Linux host;
-//! - `quotes_<version>_<arch>.deb`, built with Debian's own `dpkg-deb`: it installs
+//! - `quotes_<version>+<commits>.g<commit>_<arch>.deb`, built with Debian's own `dpkg-deb`: it installs
 //!   `/usr/bin/quotes`, the settings in `/usr/share/quotes/config`, the units in
 //!   `/lib/systemd/system`, an environment file `/etc/quotes/quotes.env` (a conffile, readable
 //!   by root and the `quotes` group only), and makes the `quotes` system user. Its
 //!   dependencies are the packages that hold the libraries the binary links (`ldd`, then
-//!   `dpkg -S`), and adduser.
+//!   `dpkg -S`; no version constraints: the package fits the Debian release it was built
+//!   on), and adduser.
 //!
 //! Installed, `systemctl enable --now quotes@8001` serves once `DATABASE_URL` and
 //! `SECRET_KEY` are in /etc/quotes/quotes.env (docs/deploy.md says more).
@@ -33,7 +34,7 @@ pub struct Artifacts {
 }
 
 /// The systemd units, from deploy/systemd.
-pub const UNITS: [&str; 3] = ["quotes@.service", "quotes-migrate.service", "quotes.target"];
+pub const UNITS: [&str; 2] = ["quotes@.service", "quotes.target"];
 
 pub fn run(root: &Path) -> Result<()> {
     let made = build(root)?;
@@ -176,10 +177,23 @@ fn archive(
     Ok(path)
 }
 
-/// A Debian version from the crate's and the release's: `0.1.0+git1a2b3c4d5e6f`, `.dirty`
-/// appended for a dirty tree (a `-` would start a Debian revision).
-pub fn debian_version(version: &str, id: &str) -> String {
-    format!("{version}+git{}", id.replace(['-', '_'], "."))
+/// A Debian version from the crate's, the number of commits and the release:
+/// `0.1.0+42.g1a2b3c4d5e6f`, `.dirty` appended for a dirty tree (a `-` would start a Debian
+/// revision). The count makes a later build compare newer, whatever its hash.
+pub fn debian_version(version: &str, commits: u64, id: &str) -> String {
+    format!("{version}+{commits}.g{}", id.replace(['-', '_'], "."))
+}
+
+/// How many commits lead to HEAD (0 outside a git checkout).
+fn commit_count(root: &Path) -> u64 {
+    cmd::output(
+        Command::new("git")
+            .current_dir(root)
+            .args(["rev-list", "--count", "HEAD"]),
+    )
+    .ok()
+    .and_then(|n| n.trim().parse().ok())
+    .unwrap_or(0)
 }
 
 fn debian_package(
@@ -239,9 +253,9 @@ fn debian_package(
          Priority: optional\n\
          Description: quotes web site and its management commands\n \
          The quotes web site (pages, an API, accounts) as one binary, with systemd units\n \
-         for replicas on ports of their choosing (quotes@PORT.service), their migrations\n \
-         (quotes-migrate.service) and a target for them all (quotes.target).\n",
-        debian_version(version, id),
+         for replicas on ports of their choosing (quotes@PORT.service, which migrate the\n \
+         database before they serve) and a target for them all (quotes.target).\n",
+        debian_version(version, commit_count(root), id),
         depends.join(", ")
     );
     write(&debian.join("control"), &control, 0o644)?;
@@ -249,7 +263,10 @@ fn debian_package(
     write(&debian.join("postinst"), POSTINST, 0o755)?;
     write(&debian.join("prerm"), PRERM, 0o755)?;
     write(&debian.join("postrm"), POSTRM, 0o755)?;
-    let path = out.join(format!("quotes_{}_{arch}.deb", debian_version(version, id)));
+    let path = out.join(format!(
+        "quotes_{}_{arch}.deb",
+        debian_version(version, commit_count(root), id)
+    ));
     cmd::output(
         Command::new("dpkg-deb")
             .args(["--build", "--root-owner-group", "-Zxz"])
@@ -324,8 +341,7 @@ substantial portions of the Software.\n \
 THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED.\n";
 
 /// /etc/quotes/quotes.env: what the units read; the operator fills it in.
-const ENV_FILE: &str =
-    "# The settings of the quotes units (quotes@PORT.service, quotes-migrate.service).\n\
+const ENV_FILE: &str = "# The settings of the quotes units (quotes@PORT.service).\n\
 # Readable by root and the quotes group only: it holds the database password and the key.\n\
 # Every setting of config/default.toml can be given as QUOTES__SECTION__KEY.\n\
 \n\
@@ -361,7 +377,7 @@ const PRERM: &str = r#"#!/bin/sh
 # quotes prerm: stop the site before its files go.
 set -e
 if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
-    systemctl stop quotes.target 'quotes@*.service' quotes-migrate.service >/dev/null 2>&1 || true
+    systemctl stop quotes.target 'quotes@*.service' >/dev/null 2>&1 || true
 fi
 exit 0
 "#;
@@ -395,8 +411,9 @@ pub fn check(root: &Path) -> Result<()> {
         .lines()
         .find_map(|l| l.trim().strip_prefix("Depends: "))
         .context("the package has no Depends")?;
-    for wanted in ["adduser", "libc6", "libssl3"] {
-        if !depends.split(", ").any(|d| d == wanted) {
+    // libssl's package name changes between releases (libssl3, libssl3t64).
+    for wanted in ["adduser", "libc6", "libssl"] {
+        if !depends.split(", ").any(|d| d.starts_with(wanted)) {
             bail!("the package does not depend on {wanted}: Depends: {depends}");
         }
     }
@@ -408,7 +425,6 @@ pub fn check(root: &Path) -> Result<()> {
         "./usr/share/quotes/config/production.toml",
         "./usr/share/quotes/fixtures/quotes.txt",
         "./lib/systemd/system/quotes@.service",
-        "./lib/systemd/system/quotes-migrate.service",
         "./lib/systemd/system/quotes.target",
         "./etc/quotes/quotes.env",
         "./usr/share/doc/quotes/copyright",
@@ -526,13 +542,21 @@ mod tests {
     #[test]
     fn debian_versions_never_hold_a_dash() {
         assert_eq!(
-            debian_version("0.1.0", "1a2b3c4d5e6f"),
-            "0.1.0+git1a2b3c4d5e6f"
+            debian_version("0.1.0", 42, "1a2b3c4d5e6f"),
+            "0.1.0+42.g1a2b3c4d5e6f"
         );
         assert_eq!(
-            debian_version("0.1.0", "1a2b3c4d5e6f-dirty"),
-            "0.1.0+git1a2b3c4d5e6f.dirty"
+            debian_version("0.1.0", 42, "1a2b3c4d5e6f-dirty"),
+            "0.1.0+42.g1a2b3c4d5e6f.dirty"
         );
+        // dpkg compares the digits as a number: a later commit is a newer package.
+        let older = debian_version("0.1.0", 9, "ffffffffffff");
+        let newer = debian_version("0.1.0", 10, "000000000000");
+        let ok = Command::new("dpkg")
+            .args(["--compare-versions", &newer, "gt", &older])
+            .status()
+            .expect("dpkg runs");
+        assert!(ok.success(), "{newer} > {older}");
     }
 
     #[test]

@@ -8,13 +8,14 @@
 //! It deploys one process on the managed PostgreSQL (with a superuser from
 //! `QUOTES_SUPERUSER_*`), restarts the cluster by hand (`pg_ctl restart`, then a plain
 //! `pg_ctl stop` and `start` as after a reboot) and sees the site recover, adds a quote with
-//! `manage` and counts them with `manage dbshell`, deploys three replicas behind nginx (the superuser is left as it is, and deploy
-//! says so), logs in through nginx and sees the sign-in hold on every replica, then redeploys
-//! and rolls back while a bounded keep-alive load that never resends runs through nginx and
-//! counts every failed request of any kind (there must be none), then stops everything, starts
-//! it again with `start`, and stops it, checking that none of its processes is left. A guard
-//! stops and removes the directory (and a cluster linked from it) whatever happens, keeping
-//! the logs under `target/xtask/deploy-e2e-logs/`.
+//! `manage` and counts them with `manage dbshell`, deploys three replicas behind nginx (the
+//! superuser is left as it is, and deploy says so), logs in through nginx and sees the
+//! sign-in hold on every replica, then redeploys and rolls back while a bounded keep-alive
+//! load that never resends runs through nginx and counts every failed request of any kind
+//! (there must be none), then stops everything, starts it again with `start`, and stops it,
+//! checking that none of its processes is left. A guard stops and removes the directory (and
+//! a cluster linked from it) whatever happens, keeping the logs under
+//! `target/xtask/deploy-e2e-logs/`.
 
 use std::{
     env, fs,
@@ -459,12 +460,20 @@ impl Drop for Sandbox {
     }
 }
 
-/// Removes the cluster a test deploy directory links to (as root, under [`SYSTEM_DIR`]).
+/// Removes the cluster a test deploy directory links to (as root, under [`SYSTEM_DIR`]):
+/// only a directory right inside it, named by a link we own.
 fn remove_linked_cluster(dir: &Path) {
-    let Ok(target) = fs::read_link(dir.join("postgres")) else {
+    use std::os::unix::fs::MetadataExt;
+    let link = dir.join("postgres");
+    let ours = fs::symlink_metadata(&link).is_ok_and(|m| m.uid() == sys::euid());
+    let Some(target) = fs::read_link(&link)
+        .ok()
+        .filter(|_| ours)
+        .and_then(|t| fs::canonicalize(t).ok())
+    else {
         return;
     };
-    if !target.starts_with(SYSTEM_DIR) {
+    if target.parent() != Some(Path::new(SYSTEM_DIR)) {
         return;
     }
     match fs::remove_dir_all(&target) {
@@ -492,7 +501,12 @@ fn sweep_leftovers() {
         if sys::is_alive(owner) {
             continue;
         }
+        // Only what a run of ours left: another user's directory is theirs to remove.
+        use std::os::unix::fs::MetadataExt;
         let dir = entry.path();
+        if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == sys::euid()) {
+            continue;
+        }
         let _ = cmd::output(Command::new(&xtask).arg("stop").arg("--dir").arg(&dir));
         remove_linked_cluster(&dir);
         match fs::remove_dir_all(&dir) {

@@ -71,8 +71,8 @@ fn check_compose(root: &Path, compose: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The operations files read as what they are: Prometheus scrapes `/metrics` on the app's
-/// port, Grafana's provisioning and the Vector example are YAML, the dashboard is JSON with
+/// The operations files read as what they are: Prometheus scrapes `/metrics` on the metrics
+/// port compose gives the app, Grafana's provisioning and the Vector example are YAML, the dashboard is JSON with
 /// panels. (Whether the dashboard's queries name metrics the app exports is tested against
 /// the running app, in the cli crate's tests.)
 fn check_operations(root: &Path) -> Result<()> {
@@ -92,10 +92,10 @@ fn check_operations(root: &Path) -> Result<()> {
         text(&job["metrics_path"]) == Some("/metrics")
             && list(&job["dns_sd_configs"])
                 .iter()
-                .any(|sd| sd["port"].as_i64() == Some(8000))
+                .any(|sd| sd["port"].as_i64() == Some(9100))
     });
     if !scrapes_app {
-        bail!("deploy/prometheus/prometheus.yml: no job scrapes /metrics on the web replicas' port 8000");
+        bail!("deploy/prometheus/prometheus.yml: no job scrapes /metrics on the web replicas' metrics port 9100");
     }
     for rel in [
         "grafana/provisioning/datasources/prometheus.yaml",
@@ -122,7 +122,7 @@ fn check_operations(root: &Path) -> Result<()> {
 /// /bin/true instead, so only the units are judged.
 fn check_systemd(root: &Path) -> Result<()> {
     let dir = root.join("deploy").join("systemd");
-    let units = ["quotes@.service", "quotes-migrate.service", "quotes.target"];
+    let units = crate::dist::UNITS;
     let Some(analyze) = cmd::which("systemd-analyze") else {
         println!("    systemd units: systemd-analyze is not installed here; not verified");
         return Ok(());

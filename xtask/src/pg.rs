@@ -118,10 +118,11 @@ impl RunAs {
         }
     }
 
-    /// Hands `path` to the user that runs the server.
+    /// Hands `path` to the user that runs the server. A link is handed over itself, never
+    /// what it points at: in a directory that user owns, it could point anywhere.
     pub(crate) fn give(&self, path: &Path) -> Result<()> {
         if let RunAs::Postgres { uid, gid } = self {
-            std::os::unix::fs::chown(path, Some(*uid), Some(*gid))
+            std::os::unix::fs::lchown(path, Some(*uid), Some(*gid))
                 .with_context(|| format!("could not chown {} to postgres", path.display()))?;
         }
         Ok(())
@@ -239,7 +240,13 @@ impl Cluster {
     /// connects, the mode who may try). Rewritten at every deploy, before a start.
     pub(crate) fn write_settings(&self) -> Result<()> {
         let data = self.data_dir();
-        let quoted = |path: &Path| path.display().to_string().replace('\'', "''");
+        // A configuration string: a backslash escaped, a quote doubled.
+        let quoted = |path: &Path| {
+            path.display()
+                .to_string()
+                .replace('\\', "\\\\")
+                .replace('\'', "''")
+        };
         let text = format!(
             "# Written by cargo xtask deploy at every deploy; postgresql.conf includes it, so a\n\
              # restart by any means (pg_ctl, a service manager, a reboot) comes back as deploy left\n\
@@ -253,10 +260,14 @@ impl Cluster {
             quoted(&self.socket_dir())
         );
         let settings = data.join(SETTINGS_FILE);
-        fs::write(&settings, text)
-            .with_context(|| format!("could not write {}", settings.display()))?;
+        replace_file(&settings, &text)?;
         self.run_as.give(&settings)?;
         let conf = data.join("postgresql.conf");
+        // The data directory is the server user's: a link there is not followed, by root
+        // least of all.
+        if fs::symlink_metadata(&conf).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!("{} is a link; refusing to follow it", conf.display());
+        }
         let current = fs::read_to_string(&conf)
             .with_context(|| format!("could not read {}", conf.display()))?;
         if !current.lines().any(|l| l.trim() == INCLUDE_LINE) {
@@ -265,11 +276,11 @@ impl Cluster {
             } else {
                 "\n"
             };
-            fs::write(
+            replace_file(
                 &conf,
-                format!("{current}{sep}\n# The settings cargo xtask deploy keeps (port, addresses, socket).\n{INCLUDE_LINE}\n"),
-            )
-            .with_context(|| format!("could not write {}", conf.display()))?;
+                &format!("{current}{sep}\n# The settings cargo xtask deploy keeps (port, addresses, socket).\n{INCLUDE_LINE}\n"),
+            )?;
+            self.run_as.give(&conf)?;
         }
         Ok(())
     }
@@ -336,6 +347,24 @@ impl Cluster {
     pub(crate) fn postmaster_pid(&self) -> Option<u32> {
         postmaster_pid(&self.data_dir())
     }
+}
+
+/// Writes `text` to a new file beside `path` (one that did not exist: never through a link),
+/// then renames it over `path` (which replaces a link rather than following it); mode 0600.
+fn replace_file(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("could not write {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("could not write {}", path.display()))
 }
 
 pub(crate) fn postmaster_pid(data_dir: &Path) -> Option<u32> {

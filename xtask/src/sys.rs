@@ -17,10 +17,15 @@ use anyhow::{bail, Context, Result};
 use crate::cmd;
 
 pub fn is_root() -> bool {
+    euid() == 0
+}
+
+/// Our effective uid (`u32::MAX` when /proc cannot say, which owns nothing).
+pub fn euid() -> u32 {
     fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| effective_uid(&status))
-        == Some(0)
+        .unwrap_or(u32::MAX)
 }
 
 /// The effective uid from the `Uid:` line of `/proc/self/status` (real, effective, saved, fs).

@@ -427,11 +427,20 @@ pub async fn cmd_serve(
     let listener = listen(host, port, settings.server.reuse_port)
         .with_context(|| format!("binding {host}:{port}"))?;
     let local = listener.local_addr()?;
+    let metrics = settings.metrics()?;
+    let metrics_listener = match (&metrics, settings.metrics.port) {
+        (Some(_), port) if port != 0 => Some(std::sync::Arc::new(
+            listen(host, port, settings.server.reuse_port)
+                .with_context(|| format!("binding {host}:{port} for /metrics"))?,
+        )),
+        _ => None,
+    };
     let names = site.names().join(", ");
     let options = ServerOptions {
         workers: settings.server.workers,
         shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
-        metrics: settings.metrics()?,
+        metrics,
+        metrics_listener,
     };
     let server = web::serve(listener, site, &options)?;
     tracing::info!(store = %backend.kind, components = %names, "listening on http://{local}");
@@ -461,6 +470,9 @@ pub fn init_reports(settings: &Settings) -> anyhow::Result<Option<web::sentry::C
     let options = web::reports::client_options(dsn, crate::build_info().commit, environment);
     Ok(Some(web::sentry::init(options)))
 }
+
+/// The exit code of `quotes serve` when its port is held by another program (`EADDRINUSE`).
+pub const PORT_IN_USE: u8 = 98;
 
 /// A listening socket on `host:port`; with `reuse_port`, one that another process of the same
 /// user may listen on beside it (SO_REUSEPORT): the kernel shares new connections between

@@ -133,7 +133,22 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            exit_code(&e)
         }
+    }
+}
+
+/// 98 (`EADDRINUSE`) when the port is held by another program, so that a supervisor can
+/// tell "someone else has the port" from any other failure; 1 otherwise.
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    let in_use = e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+    });
+    if in_use {
+        ExitCode::from(cli::commands::PORT_IN_USE)
+    } else {
+        ExitCode::FAILURE
     }
 }

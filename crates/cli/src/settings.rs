@@ -99,6 +99,9 @@ impl std::fmt::Debug for SentrySettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct MetricsSettings {
     pub enabled: bool,
+    /// A port of its own for `/metrics` (on `server.host`); 0: the site's port.
+    #[serde(default)]
+    pub port: u16,
     /// Clients (after trusted proxies) that may read `/metrics`: addresses or networks.
     pub allow: Vec<String>,
 }

@@ -8,6 +8,9 @@
 //!
 //! `/metrics` answers only clients in `allow` (the address after trusted proxies, see
 //! `security`), and 404 to anyone else, as if it did not exist; nginx in front refuses it too.
+//! Given a port of its own (`ServerOptions::metrics_listener`), it is served there only, and
+//! that port serves nothing else: a proxy or a Service that routes the site's port never
+//! reaches it.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -61,6 +64,8 @@ impl Default for MetricsOptions {
 pub(crate) struct MetricsState {
     handle: PrometheusHandle,
     allow: Vec<IpNet>,
+    /// The port `/metrics` has to itself, if any.
+    port: Option<u16>,
 }
 
 static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
@@ -90,7 +95,11 @@ pub fn install() -> Result<PrometheusHandle, String> {
         .clone()
 }
 
-pub(crate) fn state(options: &MetricsOptions, info: &BuildInfo) -> std::io::Result<MetricsState> {
+pub(crate) fn state(
+    options: &MetricsOptions,
+    info: &BuildInfo,
+    port: Option<u16>,
+) -> std::io::Result<MetricsState> {
     let handle = install().map_err(std::io::Error::other)?;
     metrics::gauge!(
         BUILD_INFO,
@@ -112,7 +121,26 @@ pub(crate) fn state(options: &MetricsOptions, info: &BuildInfo) -> std::io::Resu
     Ok(MetricsState {
         handle,
         allow: options.allow.clone(),
+        port,
     })
+}
+
+/// With a metrics port: `/metrics` there and nowhere else, and nothing else there.
+pub(crate) async fn split_ports(
+    req: ServiceRequest,
+    next: middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let port = req
+        .app_data::<web::Data<MetricsState>>()
+        .and_then(|s| s.port);
+    let on_metrics_port = port.is_some() && Some(req.app_config().local_addr().port()) == port;
+    if port.is_some() && on_metrics_port != (req.path() == "/metrics") {
+        let refused = req.error_response(AppError::not_found("There is no page at this address."));
+        return Ok(refused.map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// Counts and times each request under its route's pattern.

@@ -31,6 +31,8 @@ pub struct ServerOptions {
     pub shutdown_timeout: Duration,
     /// `/metrics` and the request metrics, when on.
     pub metrics: Option<MetricsOptions>,
+    /// A listener of its own for `/metrics` (which the site's listener then refuses).
+    pub metrics_listener: Option<Arc<TcpListener>>,
 }
 
 impl Default for ServerOptions {
@@ -39,6 +41,7 @@ impl Default for ServerOptions {
             workers: 0,
             shutdown_timeout: Duration::from_secs(30),
             metrics: None,
+            metrics_listener: None,
         }
     }
 }
@@ -85,8 +88,16 @@ pub fn serve(
         .iter()
         .filter_map(|p| p.running.middleware())
         .collect();
+    let metrics_port = match &options.metrics_listener {
+        Some(l) => Some(l.local_addr()?.port()),
+        None => None,
+    };
     let metrics_state = match &options.metrics {
-        Some(metrics) => Some(web::Data::new(metrics::state(metrics, &site.info)?)),
+        Some(metrics) => Some(web::Data::new(metrics::state(
+            metrics,
+            &site.info,
+            metrics_port,
+        )?)),
         None => None,
     };
     let security = Arc::new(site.security.clone());
@@ -128,6 +139,10 @@ pub fn serve(
                 middleware::from_fn(reports::tag_request),
             ))
             .wrap(middleware::Condition::new(reporting, reports::middleware()))
+            .wrap(middleware::Condition::new(
+                metrics_port.is_some(),
+                middleware::from_fn(metrics::split_ports),
+            ))
             .wrap(ErrorHandlers::new().default_handler(render_error))
             .wrap(
                 middleware::DefaultHeaders::new()
@@ -172,6 +187,9 @@ pub fn serve(
     })
     .listen(listener)?
     .shutdown_timeout(options.shutdown_timeout.as_secs());
+    if let (Some(l), true) = (&options.metrics_listener, options.metrics.is_some()) {
+        server = server.listen(l.try_clone()?)?;
+    }
     if options.workers > 0 {
         server = server.workers(options.workers);
     }

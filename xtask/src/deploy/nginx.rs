@@ -61,6 +61,12 @@ impl Nginx<'_> {
             .with_context(|| format!("could not write {}", conf.display()))
     }
 
+    /// Whether the running config is what this deploy would write for `ports`.
+    pub fn is_current(&self, public_port: u16, ports: &[u16]) -> bool {
+        let text = render(self.layout, public_port, ports, worker_user().as_deref());
+        std::fs::read_to_string(self.layout.nginx_conf()).is_ok_and(|now| now == text)
+    }
+
     /// Starts nginx with the config [`Nginx::configure`] wrote; returns the master's pid once
     /// it answers on `public_port`.
     pub fn start(&self, public_port: u16) -> Result<u32> {

@@ -40,6 +40,11 @@ pub fn ensure_managed(layout: &Layout, bins: &Bins, db_port: Option<u16>) -> Res
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
     run_as.give(&dir)?;
     let log = layout.postgres_log();
+    // The log may sit in the server user's directory: a link planted there is removed, not
+    // followed.
+    if fs::symlink_metadata(&log).is_ok_and(|m| m.file_type().is_symlink()) {
+        fs::remove_file(&log).with_context(|| format!("could not remove {}", log.display()))?;
+    }
     cmd::append_to(&log)?;
     run_as.give(&log)?;
     check_reachable(&run_as, &[&dir, &log])?;

@@ -31,10 +31,12 @@ use super::{
 };
 use crate::{cmd, steps::format_duration, steps::print_tail, sys};
 
-/// How long a new replica may take to answer `/readyz` with 200. `quotes serve` itself waits
-/// up to 30 s for the database before it binds, so this is longer.
+/// How long a new replica may take to say it listens. `quotes serve` itself waits up to 30 s
+/// for the database before it binds, so this is longer.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const READY_POLL: Duration = Duration::from_millis(100);
+/// `quotes serve`'s exit code when its port is held by another program.
+const PORT_IN_USE: i32 = 98;
 
 /// The variables a replica keeps from our own environment; everything else it gets is in
 /// `run/app.env`, so the app runs the same whoever's shell deployed it.
@@ -87,9 +89,32 @@ pub fn forget_the_dead(layout: &Layout, state: &mut State) {
     }
 }
 
+/// Stops `quotes serve` processes of this deploy directory that the state does not name: a
+/// deploy interrupted while a new replica started leaves one, and with SO_REUSEPORT it
+/// would go on taking a share of its port's connections. (Other commands of a release, a
+/// `manage dbshell` say, are left alone.)
+fn stop_strays(layout: &Layout, state: &State, grace: Duration) -> Result<()> {
+    for pid in sys::find_ours("quotes", &layout.quotes_marker()) {
+        let serves = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|raw| raw.split(|b| *b == 0).nth(1) == Some(b"serve".as_slice()));
+        if !serves || state.replicas.iter().any(|r| r.pid == pid) {
+            continue;
+        }
+        let stray = Replica {
+            pid,
+            port: 0,
+            release: "?".into(),
+        };
+        let said = stop_replica(layout, &stray, grace)?;
+        println!("    - pid {pid}, a replica no state named (an interrupted deploy's): {said}");
+    }
+    Ok(())
+}
+
 /// Brings what runs (`state`, kept up to date on disk after every change) to `target`.
 pub fn roll(layout: &Layout, state: &mut State, target: &Target) -> Result<()> {
     forget_the_dead(layout, state);
+    stop_strays(layout, state, target.grace)?;
     state.release = target.release.id.clone();
     state.store = target.store;
     state.docker = false;
@@ -160,6 +185,12 @@ fn rolling_update(layout: &Layout, state: &mut State, target: &Target) -> Result
     if reload {
         nginx.reload(nginx_pid, target.public_port, &ports(&state.replicas))?;
         println!("    nginx reloaded with the new replicas");
+    } else if old.len() <= target.replicas
+        && !nginx.is_current(target.public_port, &ports(&state.replicas))
+    {
+        // The config deploy writes has changed (a newer xtask): worth one reload.
+        nginx.reload(nginx_pid, target.public_port, &ports(&state.replicas))?;
+        println!("    nginx reloaded: its configuration has changed");
     }
     if old.len() > target.replicas {
         let leaving = &old[kept..];
@@ -192,7 +223,7 @@ fn hand_over(
     target: &Target,
     leaving: &Replica,
 ) -> Result<String> {
-    let new = start_on(layout, target, leaving.port)?;
+    let new = start_on(layout, target, leaving.port, Port::Shared)?;
     state.replicas.push(new.clone());
     state.write(layout)?;
     let said = stop_replica(layout, leaving, target.grace)?;
@@ -258,10 +289,19 @@ fn cold_start_direct(layout: &Layout, state: &mut State, target: &Target) -> Res
                 state.public_port = target.public_port;
                 return state.write(layout);
             }
-            Err(err) => println!(
+            // The old process listens without SO_REUSEPORT (a release from before it): it
+            // must go before the new one can bind.
+            Err(err) if err.is::<PortHeld>() => println!(
                 "    port {} could not be handed over ({err:#})",
                 leaving.port
             ),
+            // Anything else is the new release's failure: the old process goes on serving.
+            Err(err) => {
+                return Err(err.context(format!(
+                    "the new release did not start; pid {} still serves port {}",
+                    leaving.pid, leaving.port
+                )))
+            }
         }
     }
     let holds_port = (state.nginx.is_some() && state.public_port == target.public_port)
@@ -333,25 +373,50 @@ pub fn stop_replica(layout: &Layout, replica: &Replica, grace: Duration) -> Resu
     Ok(format!("{how} in {}", format_duration(started.elapsed())))
 }
 
-/// Starts one replica on a port the kernel finds free, and waits until it is ready. A port
-/// picked free can be taken before the server binds it; that costs one more try.
+/// Starts one replica on `port`, else on a port the kernel finds free, and waits until it
+/// is ready. A port picked free can be taken before the server binds it; that costs one
+/// more try.
 fn start_ready(layout: &Layout, target: &Target, port: Option<u16>) -> Result<Replica> {
     if let Some(port) = port {
-        return start_on(layout, target, port);
+        return start_on(layout, target, port, Port::Own);
     }
     let port = sys::pick_free_port()?;
-    match start_on(layout, target, port) {
-        Err(_) if !sys::port_is_free(port) => {
+    match start_on(layout, target, port, Port::Own) {
+        Err(err) if err.is::<PortHeld>() => {
             println!("    port {port} was taken meanwhile; trying another");
-            start_on(layout, target, sys::pick_free_port()?)
+            start_on(layout, target, sys::pick_free_port()?, Port::Own)
         }
         done => done,
     }
 }
 
+/// Whether a new process has its port to itself, or shares it with the one it replaces.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Port {
+    Own,
+    Shared,
+}
+
+/// A new process could not bind its port: another holds it without SO_REUSEPORT (`quotes
+/// serve` exits with 98, `EADDRINUSE`, then).
+#[derive(Debug)]
+pub struct PortHeld(u16);
+
+impl std::fmt::Display for PortHeld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "port {} is held by a process that does not share it (no SO_REUSEPORT)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for PortHeld {}
+
 /// Starts one replica on `port` (beside a process that listens there with SO_REUSEPORT, if
-/// any) and waits until it listens; a process that does not is stopped.
-fn start_on(layout: &Layout, target: &Target, port: u16) -> Result<Replica> {
+/// `Shared`) and waits until it listens; a process that does not is stopped.
+fn start_on(layout: &Layout, target: &Target, port: u16, shared: Port) -> Result<Replica> {
     let ready = layout.run_dir().join(format!(
         "ready-{port}-{}",
         SystemTime::now()
@@ -361,7 +426,7 @@ fn start_on(layout: &Layout, target: &Target, port: u16) -> Result<Replica> {
     ));
     let mut child = spawn(layout, target, port, &ready)?;
     let pid = child.id();
-    let waited = wait_ready(layout, &mut child, port, &ready);
+    let waited = wait_ready(layout, &mut child, port, &ready, shared);
     let _ = std::fs::remove_file(&ready);
     match waited {
         Ok(()) => Ok(Replica {
@@ -415,19 +480,36 @@ fn spawn(layout: &Layout, target: &Target, port: u16, ready: &Path) -> Result<Ch
 }
 
 /// Waits, bounded, until the server writes its ready file: it has prepared, found its
-/// database and listens. A server that exits first is reported with the end of its log.
-/// The file, not `/readyz`, says so: during a handover the port also reaches the old process.
-fn wait_ready(layout: &Layout, child: &mut Child, port: u16, ready: &Path) -> Result<()> {
+/// database and listens. On a port of its own `/readyz` answering 200 counts too (a release
+/// from before ready files); on a shared port only the file does, since `/readyz` could be
+/// answered by the old process. A server that exits first is reported with the end of its
+/// log, as [`PortHeld`] when it could not bind.
+fn wait_ready(
+    layout: &Layout,
+    child: &mut Child,
+    port: u16,
+    ready: &Path,
+    shared: Port,
+) -> Result<()> {
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let agent = super::agent(Duration::from_secs(2));
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait()? {
             print_tail(&layout.log("quotes.log"), 15);
-            bail!(
+            let exited = anyhow::anyhow!(
                 "quotes (pid {}) exited while starting on port {port} ({status})",
                 child.id()
             );
+            if status.code() == Some(PORT_IN_USE) {
+                return Err(anyhow::Error::new(PortHeld(port)).context(exited.to_string()));
+            }
+            return Err(exited);
         }
         if ready.is_file() {
+            return Ok(());
+        }
+        if shared == Port::Own && matches!(super::get(&agent, &url), Ok((200, _))) {
             return Ok(());
         }
         if started.elapsed() >= READY_TIMEOUT {
