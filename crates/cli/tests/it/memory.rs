@@ -90,11 +90,12 @@ fn serves_the_fixtures_and_stops_cleanly_on_sigterm() {
 }
 
 #[test]
-fn a_taken_port_is_a_one_line_error() {
+fn a_taken_port_is_a_one_line_error_and_exit_code_98() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let r = run(quotes(&[("PORT", &port)]).arg("serve"));
-    assert_eq!(r.code, Some(1));
+    // 98, EADDRINUSE: a supervisor (deploy's handover) tells it from any other failure.
+    assert_eq!(r.code, Some(98));
     assert!(
         r.stderr
             .starts_with(&format!("error: binding 127.0.0.1:{port}: ")),
