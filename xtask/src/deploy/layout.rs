@@ -23,8 +23,13 @@ fn system_name(base: &Path) -> String {
             _ => '_',
         })
         .collect();
-    let start = readable.len().saturating_sub(48);
-    let readable = readable.get(start..).unwrap_or(&readable);
+    // The end of a long path says most; cut at a dash where there is one.
+    let start = readable.len().saturating_sub(64);
+    let tail = readable.get(start..).unwrap_or(&readable);
+    let readable = match tail.find('-') {
+        Some(dash) if start > 0 && dash + 1 < tail.len() => &tail[dash + 1..],
+        _ => tail,
+    };
     format!("{readable}-{:08x}", hash as u32)
 }
 
@@ -198,7 +203,13 @@ mod tests {
         );
         assert_eq!(name("/a b/c").split('-').next(), Some("a_b"));
         let long = name(&format!("/{}", "x".repeat(300)));
-        assert!(long.len() <= 48 + 9, "{long}");
+        assert!(long.len() <= 64 + 9, "{long}");
+        let deep = name("/tmp/quotes-xtask-deploy-16294-1795951915615137265/and/deeper/still");
+        assert_eq!(
+            deep.rsplit_once('-').unwrap().0,
+            "quotes-xtask-deploy-16294-1795951915615137265-and-deeper-still",
+            "cut at a dash"
+        );
     }
 
     #[test]
