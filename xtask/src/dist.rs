@@ -115,6 +115,37 @@ fn write(to: &Path, text: &str, mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// Where the parts of a release go in a package.
+struct Places {
+    bin: PathBuf,
+    config: PathBuf,
+    fixtures: PathBuf,
+    units: PathBuf,
+    readme: PathBuf,
+}
+
+/// Copies the binary, `config/*.toml`, the fixtures, the systemd units and README.md.
+fn lay_out(root: &Path, binary: &Path, to: &Places) -> Result<()> {
+    copy(binary, &to.bin, 0o755)?;
+    for file in config_files(root)? {
+        let name = file.file_name().unwrap_or_default();
+        copy(&file, &to.config.join(name), 0o644)?;
+    }
+    copy(
+        &root.join("fixtures/quotes.txt"),
+        &to.fixtures.join("quotes.txt"),
+        0o644,
+    )?;
+    for unit in UNITS {
+        copy(
+            &root.join("deploy/systemd").join(unit),
+            &to.units.join(unit),
+            0o644,
+        )?;
+    }
+    copy(&root.join("README.md"), &to.readme, 0o644)
+}
+
 /// The TOML files of config/.
 fn config_files(root: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = fs::read_dir(root.join("config"))?
@@ -136,28 +167,17 @@ fn archive(
     let name = format!("quotes-{version}-{id}-{arch}");
     let stage = fresh(out, "archive")?;
     let top = stage.join(&name);
-    copy(binary, &top.join("bin/quotes"), 0o755)?;
-    for file in config_files(root)? {
-        copy(
-            &file,
-            &top.join("config")
-                .join(file.file_name().unwrap_or_default()),
-            0o644,
-        )?;
-    }
-    copy(
-        &root.join("fixtures/quotes.txt"),
-        &top.join("fixtures/quotes.txt"),
-        0o644,
+    lay_out(
+        root,
+        binary,
+        &Places {
+            bin: top.join("bin/quotes"),
+            config: top.join("config"),
+            fixtures: top.join("fixtures"),
+            units: top.join("systemd"),
+            readme: top.join("README.md"),
+        },
     )?;
-    for unit in UNITS {
-        copy(
-            &root.join("deploy/systemd").join(unit),
-            &top.join("systemd").join(unit),
-            0o644,
-        )?;
-    }
-    copy(&root.join("README.md"), &top.join("README.md"), 0o644)?;
     let path = out.join(format!("{name}.tar.gz"));
     cmd::output(
         Command::new("tar")
@@ -205,31 +225,16 @@ fn debian_package(
     arch: &str,
 ) -> Result<PathBuf> {
     let stage = fresh(out, "deb")?;
-    copy(binary, &stage.join("usr/bin/quotes"), 0o755)?;
-    for file in config_files(root)? {
-        let name = file.file_name().unwrap_or_default();
-        copy(
-            &file,
-            &stage.join("usr/share/quotes/config").join(name),
-            0o644,
-        )?;
-    }
-    copy(
-        &root.join("fixtures/quotes.txt"),
-        &stage.join("usr/share/quotes/fixtures/quotes.txt"),
-        0o644,
-    )?;
-    for unit in UNITS {
-        copy(
-            &root.join("deploy/systemd").join(unit),
-            &stage.join("lib/systemd/system").join(unit),
-            0o644,
-        )?;
-    }
-    copy(
-        &root.join("README.md"),
-        &stage.join("usr/share/doc/quotes/README.md"),
-        0o644,
+    lay_out(
+        root,
+        binary,
+        &Places {
+            bin: stage.join("usr/bin/quotes"),
+            config: stage.join("usr/share/quotes/config"),
+            fixtures: stage.join("usr/share/quotes/fixtures"),
+            units: stage.join("lib/systemd/system"),
+            readme: stage.join("usr/share/doc/quotes/README.md"),
+        },
     )?;
     write(
         &stage.join("usr/share/doc/quotes/copyright"),
