@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 
-use crate::{NewQuote, PageRequest, QuoteId, QuoteStore, StoreError};
+use crate::{NewQuote, PageRequest, QuoteId, QuoteOrder, QuoteQuery, QuoteStore, StoreError};
 
 /// Expands to one `#[test]` per contract case; `$make` is evaluated afresh for each test and
 /// must give something that derefs to a `QuoteStore` (a store, `Box` or `Arc`).
@@ -35,7 +35,13 @@ macro_rules! quote_store_contract {
             concurrent_get_or_create_all,
             unicode_round_trips,
             length_limits_round_trip,
-            ping_answers
+            ping_answers,
+            get_or_create_all_returns_what_it_added,
+            update_if_writes_only_over_what_was_read,
+            search_finds_by_any_field_ignoring_case,
+            search_filters_by_author_and_source,
+            search_orders_and_pages,
+            authors_and_sources_are_tallied
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -284,4 +290,201 @@ pub fn length_limits_round_trip(s: &dyn QuoteStore) {
 
 pub fn ping_answers(s: &dyn QuoteStore) {
     s.ping().unwrap();
+}
+
+fn nqs(text: &str, author: &str, source: Option<&str>) -> NewQuote {
+    NewQuote::parse(text, author, source).expect("valid test quote")
+}
+
+/// The texts of a search's page.
+fn texts(s: &dyn QuoteStore, query: &QuoteQuery, p: PageRequest) -> Vec<String> {
+    s.search(query, p)
+        .expect("search")
+        .items
+        .into_iter()
+        .map(|q| q.text.as_str().to_owned())
+        .collect()
+}
+
+pub fn get_or_create_all_returns_what_it_added(s: &dyn QuoteStore) {
+    s.insert(nq("already", "a")).unwrap();
+    let report = s
+        .get_or_create_all(&[nq("first", "a"), nq("already", "a"), nq("second", "b")])
+        .unwrap();
+    assert_eq!((report.added, report.existing), (2, 1));
+    let added: Vec<&str> = report.new_quotes.iter().map(|q| q.text.as_str()).collect();
+    assert_eq!(added, ["first", "second"], "the new quotes, in batch order");
+    for q in &report.new_quotes {
+        assert_eq!(&s.get(q.id).unwrap(), q, "as stored");
+    }
+    assert!(s
+        .get_or_create_all(&[nq("first", "a")])
+        .unwrap()
+        .new_quotes
+        .is_empty());
+}
+
+pub fn update_if_writes_only_over_what_was_read(s: &dyn QuoteStore) {
+    let q = s.insert(nqs("original", "a", Some("src"))).unwrap();
+    let read = q.content();
+    let edited = s.update_if(q.id, &read, nq("edited", "a")).unwrap();
+    assert_eq!(edited.text.as_str(), "edited");
+    assert_eq!((edited.id, edited.created_at), (q.id, q.created_at));
+    // A second change based on the first read is stale: nothing is written.
+    let err = s.update_if(q.id, &read, nq("clobbered", "a")).unwrap_err();
+    assert!(matches!(err, StoreError::Stale), "{err:?}");
+    assert_eq!(s.get(q.id).unwrap().text.as_str(), "edited");
+    // The source takes part: a read without it is not the stored quote.
+    let other = s.insert(nqs("with source", "b", Some("s"))).unwrap();
+    let err = s
+        .update_if(other.id, &nq("with source", "b"), nq("x", "b"))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Stale), "{err:?}");
+    let err = s
+        .update_if(QuoteId(999_999), &read, nq("x", "a"))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    // The key rule still holds.
+    let err = s
+        .update_if(other.id, &other.content(), nq("edited", "a"))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+pub fn search_finds_by_any_field_ignoring_case(s: &dyn QuoteStore) {
+    s.insert(nqs(
+        "All warfare is based on deception.",
+        "Sun Tzu",
+        Some("Art of War"),
+    ))
+    .unwrap();
+    s.insert(nqs("Know yourself.", "Socrates", None)).unwrap();
+    s.insert(nqs("100% sure_thing", "Nobody", Some("WARP drive")))
+        .unwrap();
+    let contains = |needle: &str| QuoteQuery {
+        contains: Some(needle.to_owned()),
+        ..QuoteQuery::default()
+    };
+    let all = page(1, 50);
+    assert_eq!(
+        texts(s, &contains("DECEPTION"), all),
+        ["All warfare is based on deception."]
+    );
+    assert_eq!(texts(s, &contains("socr"), all), ["Know yourself."]);
+    assert_eq!(
+        texts(s, &contains("war"), all),
+        ["All warfare is based on deception.", "100% sure_thing"],
+        "text and source both count"
+    );
+    // LIKE's wildcards are plain text here.
+    assert_eq!(texts(s, &contains("0% s"), all), ["100% sure_thing"]);
+    assert!(texts(s, &contains("%"), all).len() == 1);
+    assert!(texts(s, &contains("_"), all).len() == 1);
+    assert!(texts(s, &contains("nowhere"), all).is_empty());
+    assert_eq!(s.search(&contains("o"), page(1, 1)).unwrap().total, 3);
+}
+
+pub fn search_filters_by_author_and_source(s: &dyn QuoteStore) {
+    s.insert(nqs("one", "Sun Tzu", Some("Art of War"))).unwrap();
+    s.insert(nqs("two", "Sun Tzu", None)).unwrap();
+    s.insert(nqs("three", "Sun Tzu jr", Some("Art of War")))
+        .unwrap();
+    let all = page(1, 50);
+    let by = |author: Option<&str>, source: Option<Option<&str>>| QuoteQuery {
+        author: author.map(str::to_owned),
+        source: source.map(|s| s.map(str::to_owned)),
+        ..QuoteQuery::default()
+    };
+    assert_eq!(
+        texts(s, &by(Some("Sun Tzu"), None), all),
+        ["one", "two"],
+        "exactly"
+    );
+    assert_eq!(
+        texts(s, &by(None, Some(Some("Art of War"))), all),
+        ["one", "three"]
+    );
+    assert_eq!(texts(s, &by(None, Some(None)), all), ["two"], "no source");
+    assert_eq!(
+        texts(s, &by(Some("Sun Tzu"), Some(Some("Art of War"))), all),
+        ["one"]
+    );
+    let both = QuoteQuery {
+        contains: Some("wo".into()),
+        author: Some("Sun Tzu".into()),
+        ..QuoteQuery::default()
+    };
+    assert_eq!(texts(s, &both, all), ["two"]);
+}
+
+pub fn search_orders_and_pages(s: &dyn QuoteStore) {
+    s.insert(nqs("b text", "zeta", Some("m"))).unwrap();
+    s.insert(nqs("C text", "alpha", None)).unwrap();
+    s.insert(nqs("a text", "Beta", Some("k"))).unwrap();
+    s.insert(nqs("d text", "alpha", Some("z"))).unwrap();
+    let all = page(1, 50);
+    let order = |order, descending| QuoteQuery {
+        order,
+        descending,
+        ..QuoteQuery::default()
+    };
+    assert_eq!(
+        texts(s, &order(QuoteOrder::Id, false), all),
+        ["b text", "C text", "a text", "d text"]
+    );
+    assert_eq!(
+        texts(s, &order(QuoteOrder::Text, false), all),
+        ["a text", "b text", "C text", "d text"],
+        "ignoring case"
+    );
+    assert_eq!(
+        texts(s, &order(QuoteOrder::Author, false), all),
+        ["C text", "d text", "a text", "b text"],
+        "ties by id"
+    );
+    assert_eq!(
+        texts(s, &order(QuoteOrder::Author, true), all),
+        ["b text", "a text", "d text", "C text"],
+        "descending reverses it all"
+    );
+    assert_eq!(
+        texts(s, &order(QuoteOrder::Source, false), all),
+        ["C text", "a text", "b text", "d text"],
+        "no source first"
+    );
+    assert_eq!(
+        texts(s, &order(QuoteOrder::Created, true), all)[0],
+        "d text"
+    );
+    let second = s
+        .search(&order(QuoteOrder::Text, false), page(2, 3))
+        .unwrap();
+    assert_eq!(second.total, 4);
+    assert_eq!(
+        second
+            .items
+            .iter()
+            .map(|q| q.text.as_str())
+            .collect::<Vec<_>>(),
+        ["d text"]
+    );
+}
+
+pub fn authors_and_sources_are_tallied(s: &dyn QuoteStore) {
+    assert!(s.authors().unwrap().is_empty() && s.sources().unwrap().is_empty());
+    s.insert(nqs("1", "Sun Tzu", Some("Art of War"))).unwrap();
+    s.insert(nqs("2", "Sun Tzu", None)).unwrap();
+    s.insert(nqs("3", "Laozi", Some("Art of War"))).unwrap();
+    s.insert(nqs("4", "Laozi", Some("Tao Te Ching"))).unwrap();
+    let own = |v: Vec<(&str, u64)>| -> Vec<(String, u64)> {
+        v.into_iter().map(|(s, n)| (s.to_owned(), n)).collect()
+    };
+    assert_eq!(
+        s.authors().unwrap(),
+        own(vec![("Laozi", 2), ("Sun Tzu", 2)])
+    );
+    assert_eq!(
+        s.sources().unwrap(),
+        own(vec![("Art of War", 2), ("Tao Te Ching", 1)])
+    );
 }

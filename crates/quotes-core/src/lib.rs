@@ -13,4 +13,6 @@ pub mod contract;
 pub use quote::{
     normalize_whitespace, Author, Invalid, NewQuote, Quote, QuoteId, QuoteText, Source,
 };
-pub use store::{LoadReport, Page, PageRequest, QuoteStore, StoreError, MAX_PER_PAGE};
+pub use store::{
+    LoadReport, Page, PageRequest, QuoteOrder, QuoteQuery, QuoteStore, StoreError, MAX_PER_PAGE,
+};

@@ -16,6 +16,10 @@ pub enum StoreError {
     /// Another quote already has this text and author.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The quote is no longer what the caller based its change on (see
+    /// [`QuoteStore::update_if`]); nothing was written.
+    #[error("the quote has changed since it was read")]
+    Stale,
     #[error("invalid: {0}")]
     Invalid(#[from] Invalid),
     /// The backend cannot answer now; trying again later may work.
@@ -117,12 +121,38 @@ impl<T> Page<T> {
 }
 
 /// What loading a batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LoadReport {
     /// Quotes that were not there before.
     pub added: usize,
     /// Quotes whose text and author were already there (left as they were).
     pub existing: usize,
+    /// The quotes added, as stored, in batch order (for the change history).
+    pub new_quotes: Vec<Quote>,
+}
+
+/// What a search orders by; ties are broken by id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QuoteOrder {
+    #[default]
+    Id,
+    Text,
+    Author,
+    Source,
+    Created,
+}
+
+/// A search of the quotes, as an admin list asks for one; every part is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuoteQuery {
+    /// Quotes whose text, author or source contain this, ignoring case.
+    pub contains: Option<String>,
+    /// Quotes by exactly this author.
+    pub author: Option<String>,
+    /// Quotes from exactly this source; `Some(None)`: quotes without a source.
+    pub source: Option<Option<String>>,
+    pub order: QuoteOrder,
+    pub descending: bool,
 }
 
 /// Where quotes live. Object-safe: hold it as `Arc<dyn QuoteStore>`.
@@ -141,6 +171,24 @@ pub trait QuoteStore: Send + Sync {
 
     /// Replaces a quote's content, keeping its id and creation time.
     fn update(&self, id: QuoteId, quote: NewQuote) -> Result<Quote, StoreError>;
+
+    /// Replaces a quote's content only if it is still `expected` (text, author and source
+    /// as they are stored): `Stale`, with nothing written, when someone changed it since.
+    fn update_if(
+        &self,
+        id: QuoteId,
+        expected: &NewQuote,
+        quote: NewQuote,
+    ) -> Result<Quote, StoreError>;
+
+    /// The quotes `query` matches, a page of them, and how many match in all.
+    fn search(&self, query: &QuoteQuery, page: PageRequest) -> Result<Page<Quote>, StoreError>;
+
+    /// Every author, with how many quotes each has, by author.
+    fn authors(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Every source, with how many quotes each has, by source.
+    fn sources(&self) -> Result<Vec<(String, u64)>, StoreError>;
 
     fn delete(&self, id: QuoteId) -> Result<(), StoreError>;
 

@@ -6,7 +6,8 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::Utc;
 use quotes_core::{
-    LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteStore, StoreError,
+    LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteOrder, QuoteQuery, QuoteStore,
+    StoreError,
 };
 
 #[derive(Default)]
@@ -102,22 +103,70 @@ impl QuoteStore for MemoryStore {
     }
 
     fn update(&self, id: QuoteId, quote: NewQuote) -> Result<Quote, StoreError> {
-        let key = quote.same_key();
-        let mut inner = self.write();
-        let old_key = match inner.quotes.get(&id) {
-            Some(old) => old.content().same_key(),
-            None => return Err(StoreError::NotFound),
-        };
-        if inner.by_key.get(&key).is_some_and(|&other| other != id) {
-            return Err(conflict());
+        self.update_where(id, None, quote)
+    }
+
+    fn update_if(
+        &self,
+        id: QuoteId,
+        expected: &NewQuote,
+        quote: NewQuote,
+    ) -> Result<Quote, StoreError> {
+        self.update_where(id, Some(expected), quote)
+    }
+
+    fn search(&self, query: &QuoteQuery, page: PageRequest) -> Result<Page<Quote>, StoreError> {
+        let inner = self.read();
+        let needle = query.contains.as_deref().map(str::to_lowercase);
+        let mut found: Vec<&Quote> = inner
+            .quotes
+            .values()
+            .filter(|q| matches(q, query, needle.as_deref()))
+            .collect();
+        // Strings compare lower-cased, code point by code point, as the PostgreSQL store's
+        // `lower(…) COLLATE "C"` does; ties go by id; a missing source comes first.
+        let lower = |s: &str| s.to_lowercase();
+        match query.order {
+            QuoteOrder::Id => {}
+            QuoteOrder::Text => found.sort_by_cached_key(|q| (lower(q.text.as_str()), q.id)),
+            QuoteOrder::Author => found.sort_by_cached_key(|q| (lower(q.author.as_str()), q.id)),
+            QuoteOrder::Source => {
+                found.sort_by_cached_key(|q| (q.source.as_ref().map(|s| lower(s.as_str())), q.id))
+            }
+            QuoteOrder::Created => found.sort_by_key(|q| (q.created_at, q.id)),
         }
-        inner.by_key.remove(&old_key);
-        inner.by_key.insert(key, id);
-        let stored = inner.quotes.get_mut(&id).expect("checked above");
-        stored.text = quote.text;
-        stored.author = quote.author;
-        stored.source = quote.source;
-        Ok(stored.clone())
+        if query.descending {
+            found.reverse();
+        }
+        let total = found.len() as u64;
+        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+        let items = found
+            .into_iter()
+            .skip(skip)
+            .take(page.per_page() as usize)
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            page: page.page(),
+            per_page: page.per_page(),
+            total,
+        })
+    }
+
+    fn authors(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        Ok(tally(
+            self.read()
+                .quotes
+                .values()
+                .map(|q| q.author.as_str().to_owned()),
+        ))
+    }
+
+    fn sources(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        Ok(tally(self.read().quotes.values().filter_map(|q| {
+            q.source.as_ref().map(|s| s.as_str().to_owned())
+        })))
     }
 
     fn delete(&self, id: QuoteId) -> Result<(), StoreError> {
@@ -145,10 +194,72 @@ impl QuoteStore for MemoryStore {
             if inner.by_key.contains_key(&key) {
                 report.existing += 1;
             } else {
-                inner.add(quote.clone(), key);
+                let added = inner.add(quote.clone(), key);
+                report.new_quotes.push(added);
                 report.added += 1;
             }
         }
         Ok(report)
+    }
+}
+
+/// Whether `q` is what `query` asks for; `needle` is its `contains`, lower-cased.
+fn matches(q: &Quote, query: &QuoteQuery, needle: Option<&str>) -> bool {
+    let contains = needle.is_none_or(|n| {
+        q.text.as_str().to_lowercase().contains(n)
+            || q.author.as_str().to_lowercase().contains(n)
+            || q.source
+                .as_ref()
+                .is_some_and(|s| s.as_str().to_lowercase().contains(n))
+    });
+    let author = query
+        .author
+        .as_deref()
+        .is_none_or(|a| q.author.as_str() == a);
+    let source = query
+        .source
+        .as_ref()
+        .is_none_or(|s| q.source.as_ref().map(|x| x.as_str()) == s.as_deref());
+    contains && author && source
+}
+
+/// Each distinct value with how often it comes, by value.
+fn tally(values: impl Iterator<Item = String>) -> Vec<(String, u64)> {
+    let mut counts = BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_insert(0u64) += 1;
+    }
+    counts.into_iter().collect()
+}
+
+impl MemoryStore {
+    /// `update`, and with `expected` `update_if`: checked and written under one lock.
+    fn update_where(
+        &self,
+        id: QuoteId,
+        expected: Option<&NewQuote>,
+        quote: NewQuote,
+    ) -> Result<Quote, StoreError> {
+        let key = quote.same_key();
+        let mut inner = self.write();
+        if let (Some(expected), Some(now)) = (expected, inner.quotes.get(&id)) {
+            if &now.content() != expected {
+                return Err(StoreError::Stale);
+            }
+        }
+        let old_key = match inner.quotes.get(&id) {
+            Some(old) => old.content().same_key(),
+            None => return Err(StoreError::NotFound),
+        };
+        if inner.by_key.get(&key).is_some_and(|&other| other != id) {
+            return Err(conflict());
+        }
+        inner.by_key.remove(&old_key);
+        inner.by_key.insert(key, id);
+        let stored = inner.quotes.get_mut(&id).expect("checked above");
+        stored.text = quote.text;
+        stored.author = quote.author;
+        stored.source = quote.source;
+        Ok(stored.clone())
     }
 }

@@ -6,7 +6,8 @@ use db::{Database, Fault, PgError};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use quotes_core::{
-    Invalid, LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteStore, StoreError,
+    Invalid, LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteOrder, QuoteQuery,
+    QuoteStore, StoreError,
 };
 
 use crate::rows::{same_key, ContentRow, QuoteRow};
@@ -220,11 +221,6 @@ impl QuoteStore for PgStore {
             }
         }
 
-        #[derive(QueryableByName)]
-        struct Added {
-            #[diesel(sql_type = BigInt)]
-            added: i64,
-        }
         // One statement, so one transaction: it adds every new quote or, on any error,
         // none. Four array parameters carry the whole batch, so its size meets neither
         // PostgreSQL's limit of 65,535 parameters nor a statement per row. Rows go in batch
@@ -233,28 +229,192 @@ impl QuoteStore for PgStore {
         // loading the same batch at once add each quote exactly once between them. It names
         // the key's index: any other clash (of ids, say) must fail, not count as existing.
         let mut conn = self.conn()?;
-        let added = diesel::sql_query(
+        let rows = diesel::sql_query(
             "WITH added AS ( \
                  INSERT INTO quotes (text, author, source, same_key) \
                  SELECT text, author, source, same_key \
                  FROM unnest($1, $2, $3, $4) WITH ORDINALITY AS batch (text, author, source, same_key, n) \
                  ORDER BY n \
                  ON CONFLICT ((md5(same_key))) DO NOTHING \
-                 RETURNING 1 \
+                 RETURNING quotes.id, quotes.text, quotes.author, quotes.source, quotes.created_at \
              ) \
-             SELECT count(*) AS added FROM added",
+             SELECT * FROM added ORDER BY id",
         )
         .bind::<Array<Text>, _>(texts)
         .bind::<Array<Text>, _>(authors)
         .bind::<Array<Nullable<Text>>, _>(sources)
         .bind::<Array<Text>, _>(keys)
-        .get_result::<Added>(&mut conn)
-        .map_err(|e| self.error(e))?
-        .added;
-        let added = usize::try_from(added).expect("no more rows added than were sent");
+        .load::<QuoteRow>(&mut conn)
+        .map_err(|e| self.error(e))?;
+        let new_quotes = rows
+            .into_iter()
+            .map(|row| self.to_quote(row))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(LoadReport {
-            added,
-            existing: batch.len() - added,
+            added: new_quotes.len(),
+            existing: batch.len() - new_quotes.len(),
+            new_quotes,
         })
     }
+
+    fn update_if(
+        &self,
+        id: QuoteId,
+        expected: &NewQuote,
+        quote: NewQuote,
+    ) -> Result<Quote, StoreError> {
+        use diesel::PgExpressionMethods;
+        let mut conn = self.conn()?;
+        // One statement: the row is changed only if it still holds what the caller read.
+        let row = diesel::update(
+            quotes::table
+                .find(id.0)
+                .filter(quotes::text.eq(expected.text.as_str()))
+                .filter(quotes::author.eq(expected.author.as_str()))
+                .filter(
+                    quotes::source
+                        .is_not_distinct_from(expected.source.as_ref().map(|s| s.as_str())),
+                ),
+        )
+        .set(ContentRow::from(&quote))
+        .returning(QuoteRow::as_returning())
+        .get_result(&mut conn)
+        .optional()
+        .map_err(|e| self.error(e))?;
+        match row {
+            Some(row) => self.to_quote(row),
+            None => {
+                let exists: bool = diesel::select(diesel::dsl::exists(quotes::table.find(id.0)))
+                    .get_result(&mut conn)
+                    .map_err(|e| self.error(e))?;
+                Err(if exists {
+                    StoreError::Stale
+                } else {
+                    StoreError::NotFound
+                })
+            }
+        }
+    }
+
+    fn search(&self, query: &QuoteQuery, page: PageRequest) -> Result<Page<Quote>, StoreError> {
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let mut conn = self.conn()?;
+        let total: i64 = filtered(query)
+            .count()
+            .get_result(&mut conn)
+            .map_err(|e| self.error(e))?;
+        let rows: Vec<QuoteRow> = filtered(query)
+            .order_by(diesel::dsl::sql::<Text>(&order_by(query)))
+            .limit(i64::from(page.per_page()))
+            .offset(offset)
+            .select(QuoteRow::as_select())
+            .load(&mut conn)
+            .map_err(|e| self.error(e))?;
+        let items = rows
+            .into_iter()
+            .map(|row| self.to_quote(row))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            page: page.page(),
+            per_page: page.per_page(),
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    fn authors(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.tally(
+            "SELECT author AS value, count(*) AS n FROM quotes \
+             GROUP BY author ORDER BY author COLLATE \"C\"",
+        )
+    }
+
+    fn sources(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.tally(
+            "SELECT source AS value, count(*) AS n FROM quotes WHERE source IS NOT NULL \
+             GROUP BY source ORDER BY source COLLATE \"C\"",
+        )
+    }
+}
+
+impl PgStore {
+    /// `(value, n)` rows of a GROUP BY.
+    fn tally(&self, sql: &'static str) -> Result<Vec<(String, u64)>, StoreError> {
+        #[derive(QueryableByName)]
+        struct Tally {
+            #[diesel(sql_type = Text)]
+            value: String,
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = self.conn()?;
+        let rows: Vec<Tally> = diesel::sql_query(sql)
+            .load(&mut conn)
+            .map_err(|e| self.error(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|t| (t.value, u64::try_from(t.n).unwrap_or(0)))
+            .collect())
+    }
+}
+
+/// The quotes `query` matches, as a boxed query to count or to page through.
+fn filtered(query: &QuoteQuery) -> quotes::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut q = quotes::table.into_boxed();
+    if let Some(needle) = &query.contains {
+        let pattern = format!("%{}%", escape_like(needle));
+        q = q.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("(quotes.text ILIKE ")
+                .bind::<Text, _>(pattern.clone())
+                .sql(" OR quotes.author ILIKE ")
+                .bind::<Text, _>(pattern.clone())
+                .sql(" OR coalesce(quotes.source ILIKE ")
+                .bind::<Text, _>(pattern)
+                .sql(", false))"),
+        );
+    }
+    if let Some(author) = &query.author {
+        q = q.filter(quotes::author.eq(author.clone()));
+    }
+    match &query.source {
+        Some(Some(source)) => q = q.filter(quotes::source.eq(source.clone())),
+        Some(None) => q = q.filter(quotes::source.is_null()),
+        None => {}
+    }
+    q
+}
+
+/// The ORDER BY of a search: strings lower-cased and compared code point by code point
+/// (`COLLATE "C"`, as Rust compares them, so both stores agree), a missing source first,
+/// ties by id; descending reverses it all.
+fn order_by(query: &QuoteQuery) -> String {
+    let key = match query.order {
+        QuoteOrder::Id => return format!("quotes.id {}", direction(query)),
+        QuoteOrder::Text => "lower(quotes.text) COLLATE \"C\"",
+        QuoteOrder::Author => "lower(quotes.author) COLLATE \"C\"",
+        QuoteOrder::Source => "lower(quotes.source) COLLATE \"C\"",
+        QuoteOrder::Created => "quotes.created_at",
+    };
+    let dir = direction(query);
+    let nulls = if query.descending {
+        "NULLS LAST"
+    } else {
+        "NULLS FIRST"
+    };
+    format!("{key} {dir} {nulls}, quotes.id {dir}")
+}
+
+fn direction(query: &QuoteQuery) -> &'static str {
+    if query.descending {
+        "DESC"
+    } else {
+        "ASC"
+    }
+}
+
+/// `text` as a LIKE pattern that matches itself only (the default escape is `\`).
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

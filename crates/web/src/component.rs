@@ -251,6 +251,12 @@ pub trait Running: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// What staff may manage of this component's data in the admin site, served at
+    /// `/admin/<component>/<slug>/` (see `admin`).
+    fn admin_sections(&self) -> Vec<Arc<dyn crate::admin::AdminSection>> {
+        Vec::new()
+    }
+
     /// Whether the component can serve requests now (for `/readyz`). Runs on a blocking
     /// thread, so it may do I/O. The error is logged, never shown to clients.
     fn check_ready(&self) -> Result<(), String> {

@@ -7,6 +7,7 @@
 //! through [`Component`] and [`Running`]; the binary (`cli`) lists them and picks the
 //! backend.
 
+pub mod admin;
 mod component;
 mod error;
 pub mod metrics;

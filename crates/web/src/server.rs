@@ -100,6 +100,17 @@ pub fn serve(
         )?)),
         None => None,
     };
+    let sections = web::Data::new(crate::admin::Sections(
+        site.parts
+            .iter()
+            .flat_map(|p| {
+                p.running
+                    .admin_sections()
+                    .into_iter()
+                    .map(move |s| (p.name, s))
+            })
+            .collect(),
+    ));
     let security = Arc::new(site.security.clone());
     let security_data = web::Data::new(SecurityData(security.clone()));
     let state = web::Data::new(SiteState {
@@ -119,6 +130,7 @@ pub fn serve(
             .app_data(templates.clone())
             .app_data(state.clone())
             .app_data(security_data.clone())
+            .app_data(sections.clone())
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| AppError::bad_request(e.to_string()).into()),
