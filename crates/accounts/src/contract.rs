@@ -4,7 +4,9 @@
 
 use chrono::{Duration, Utc};
 
-use crate::store::{AccountStore, AccountsError, Email, Flags, NewUser, Session, UserId, Username};
+use crate::store::{
+    AccountStore, AccountsError, Email, Flags, NewUser, Profile, Session, UserId, Username,
+};
 
 /// One `#[test]` per case; `$make` is evaluated afresh for each test and must give something
 /// that derefs to an `AccountStore`.
@@ -25,7 +27,9 @@ macro_rules! account_store_contract {
             expired_and_idle_sessions_are_purged,
             failures_are_counted_per_key_and_cleared,
             racing_attempts_never_all_pass,
-            logins_and_sessions_of_missing_or_duplicate_things_are_refused
+            logins_and_sessions_of_missing_or_duplicate_things_are_refused,
+            profiles_change_only_over_what_was_read,
+            deleting_a_user_ends_their_sessions
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -284,4 +288,39 @@ pub fn logins_and_sessions_of_missing_or_duplicate_things_are_refused(s: &dyn Ac
         s.create_session(session("same", ada.id, 60)),
         Err(AccountsError::Conflict(_))
     ));
+}
+
+pub fn profiles_change_only_over_what_was_read(s: &dyn AccountStore) {
+    let user = s.create(new_user("ann")).unwrap();
+    let read = user.profile();
+    let staff = Profile {
+        email: None,
+        flags: Flags {
+            is_staff: true,
+            ..read.flags
+        },
+    };
+    let changed = s.update_profile_if(user.id, &read, &staff).unwrap();
+    assert_eq!(changed.profile(), staff);
+    assert_eq!(s.get(user.id).unwrap().profile(), staff, "stored");
+    assert_eq!(changed.password_hash, user.password_hash, "the password stays");
+    // A second change based on the first read is stale and writes nothing.
+    let err = s.update_profile_if(user.id, &read, &read).unwrap_err();
+    assert!(matches!(err, AccountsError::Stale), "{err:?}");
+    assert_eq!(s.get(user.id).unwrap().profile(), staff);
+    let err = s.update_profile_if(UserId(999_999), &read, &staff).unwrap_err();
+    assert!(matches!(err, AccountsError::NotFound), "{err:?}");
+}
+
+pub fn deleting_a_user_ends_their_sessions(s: &dyn AccountStore) {
+    let gone = s.create(new_user("gone")).unwrap();
+    let kept = s.create(new_user("kept")).unwrap();
+    s.create_session(session("k1", gone.id, 60)).unwrap();
+    s.create_session(session("k2", kept.id, 60)).unwrap();
+    s.delete(gone.id).unwrap();
+    assert!(matches!(s.get(gone.id), Err(AccountsError::NotFound)));
+    assert!(s.session("k1").unwrap().is_none(), "their session went with them");
+    assert!(s.session("k2").unwrap().is_some());
+    assert!(matches!(s.delete(gone.id), Err(AccountsError::NotFound)));
+    assert_eq!(s.list().unwrap().len(), 1);
 }

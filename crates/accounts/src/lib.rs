@@ -37,7 +37,7 @@ use web::{
 pub use commands::{EMAIL_VAR, PASSWORD_VAR, USERNAME_VAR};
 pub use session::SESSION_COOKIE;
 pub use store::{
-    AccountStore, AccountsError, AttemptStore, Email, Flags, Invalid, NewUser, Session,
+    AccountStore, AccountsError, AttemptStore, Email, Flags, Invalid, NewUser, Profile, Session,
     SessionStore, User, UserId, UserStore, Username,
 };
 

@@ -7,7 +7,8 @@ use std::sync::{PoisonError, RwLock};
 use chrono::{DateTime, Utc};
 
 use crate::store::{
-    AccountsError, AttemptStore, Flags, NewUser, Session, SessionStore, User, UserId, UserStore,
+    AccountsError, AttemptStore, Flags, NewUser, Profile, Session, SessionStore, User, UserId,
+    UserStore,
 };
 
 /// Users, sessions and failed logins behind one lock.
@@ -91,6 +92,29 @@ impl UserStore for MemoryStore {
         let user = inner.users.get_mut(&id).ok_or(AccountsError::NotFound)?;
         user.flags = flags;
         Ok(user.clone())
+    }
+
+    fn update_profile_if(
+        &self,
+        id: UserId,
+        expected: &Profile,
+        profile: &Profile,
+    ) -> Result<User, AccountsError> {
+        let mut inner = self.write();
+        let user = inner.users.get_mut(&id).ok_or(AccountsError::NotFound)?;
+        if &user.profile() != expected {
+            return Err(AccountsError::Stale);
+        }
+        user.email = profile.email.clone();
+        user.flags = profile.flags;
+        Ok(user.clone())
+    }
+
+    fn delete(&self, id: UserId) -> Result<(), AccountsError> {
+        let mut inner = self.write();
+        inner.users.remove(&id).ok_or(AccountsError::NotFound)?;
+        inner.sessions.retain(|_, s| s.user_id != id);
+        Ok(())
     }
 
     fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<(), AccountsError> {

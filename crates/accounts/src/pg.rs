@@ -8,8 +8,8 @@ use diesel::sql_types::Text;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 
 use crate::store::{
-    AccountsError, AttemptStore, Email, Flags, Invalid, NewUser, Session, SessionStore, User,
-    UserId, UserStore, Username,
+    AccountsError, AttemptStore, Email, Flags, Invalid, NewUser, Profile, Session, SessionStore,
+    User, UserId, UserStore, Username,
 };
 
 static EMBEDDED: EmbeddedMigrations = embed_migrations!("migrations");
@@ -244,6 +244,61 @@ impl UserStore for PgStore {
             .get_result(&mut conn)
             .map_err(|e| self.error(e, None))?;
         self.to_user(row)
+    }
+
+    fn update_profile_if(
+        &self,
+        id: UserId,
+        expected: &Profile,
+        profile: &Profile,
+    ) -> Result<User, AccountsError> {
+        let mut conn = self.conn()?;
+        // One statement: the row changes only if it still holds what the caller read.
+        let row = diesel::update(
+            users::table
+                .find(id.0)
+                .filter(
+                    users::email.is_not_distinct_from(expected.email.as_ref().map(|e| e.as_str())),
+                )
+                .filter(users::is_active.eq(expected.flags.is_active))
+                .filter(users::is_staff.eq(expected.flags.is_staff))
+                .filter(users::is_superuser.eq(expected.flags.is_superuser)),
+        )
+        .set((
+            users::email.eq(profile.email.as_ref().map(|e| e.as_str())),
+            users::is_active.eq(profile.flags.is_active),
+            users::is_staff.eq(profile.flags.is_staff),
+            users::is_superuser.eq(profile.flags.is_superuser),
+        ))
+        .returning(UserRow::as_returning())
+        .get_result(&mut conn)
+        .optional()
+        .map_err(|e| self.error(e, None))?;
+        match row {
+            Some(row) => self.to_user(row),
+            None => {
+                let exists: bool = diesel::select(diesel::dsl::exists(users::table.find(id.0)))
+                    .get_result(&mut conn)
+                    .map_err(|e| self.error(e, None))?;
+                Err(if exists {
+                    AccountsError::Stale
+                } else {
+                    AccountsError::NotFound
+                })
+            }
+        }
+    }
+
+    fn delete(&self, id: UserId) -> Result<(), AccountsError> {
+        let mut conn = self.conn()?;
+        // Sessions go with the user (ON DELETE CASCADE).
+        let n = diesel::delete(users::table.find(id.0))
+            .execute(&mut conn)
+            .map_err(|e| self.error(e, None))?;
+        if n == 0 {
+            return Err(AccountsError::NotFound);
+        }
+        Ok(())
     }
 
     fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<(), AccountsError> {

@@ -123,6 +123,22 @@ impl std::fmt::Debug for User {
     }
 }
 
+/// What staff may change of a user: the email and the flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub email: Option<Email>,
+    pub flags: Flags,
+}
+
+impl User {
+    pub fn profile(&self) -> Profile {
+        Profile {
+            email: self.email.clone(),
+            flags: self.flags,
+        }
+    }
+}
+
 /// A user to add.
 #[derive(Clone)]
 pub struct NewUser {
@@ -166,6 +182,9 @@ pub enum AccountsError {
     /// A session with this key exists already.
     #[error("{0}")]
     Conflict(String),
+    /// The user changed since the caller read it; nothing was written.
+    #[error("the user has changed since it was read")]
+    Stale,
     /// The backend is down; try again later.
     #[error("store unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -182,6 +201,16 @@ pub trait UserStore: Send + Sync {
     fn list(&self) -> Result<Vec<User>, AccountsError>;
     fn set_password(&self, id: UserId, password_hash: &str) -> Result<(), AccountsError>;
     fn set_flags(&self, id: UserId, flags: Flags) -> Result<User, AccountsError>;
+    /// Sets email and flags only if they are still `expected`: [`AccountsError::Stale`],
+    /// with nothing written, when someone changed them since.
+    fn update_profile_if(
+        &self,
+        id: UserId,
+        expected: &Profile,
+        profile: &Profile,
+    ) -> Result<User, AccountsError>;
+    /// Removes a user, and with it their sessions.
+    fn delete(&self, id: UserId) -> Result<(), AccountsError>;
     /// [`AccountsError::NotFound`] when there is no such user.
     fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<(), AccountsError>;
     fn ping(&self) -> Result<(), AccountsError>;
