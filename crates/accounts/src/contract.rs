@@ -303,12 +303,17 @@ pub fn profiles_change_only_over_what_was_read(s: &dyn AccountStore) {
     let changed = s.update_profile_if(user.id, &read, &staff).unwrap();
     assert_eq!(changed.profile(), staff);
     assert_eq!(s.get(user.id).unwrap().profile(), staff, "stored");
-    assert_eq!(changed.password_hash, user.password_hash, "the password stays");
+    assert_eq!(
+        changed.password_hash, user.password_hash,
+        "the password stays"
+    );
     // A second change based on the first read is stale and writes nothing.
     let err = s.update_profile_if(user.id, &read, &read).unwrap_err();
     assert!(matches!(err, AccountsError::Stale), "{err:?}");
     assert_eq!(s.get(user.id).unwrap().profile(), staff);
-    let err = s.update_profile_if(UserId(999_999), &read, &staff).unwrap_err();
+    let err = s
+        .update_profile_if(UserId(999_999), &read, &staff)
+        .unwrap_err();
     assert!(matches!(err, AccountsError::NotFound), "{err:?}");
 }
 
@@ -319,7 +324,10 @@ pub fn deleting_a_user_ends_their_sessions(s: &dyn AccountStore) {
     s.create_session(session("k2", kept.id, 60)).unwrap();
     s.delete(gone.id).unwrap();
     assert!(matches!(s.get(gone.id), Err(AccountsError::NotFound)));
-    assert!(s.session("k1").unwrap().is_none(), "their session went with them");
+    assert!(
+        s.session("k1").unwrap().is_none(),
+        "their session went with them"
+    );
     assert!(s.session("k2").unwrap().is_some());
     assert!(matches!(s.delete(gone.id), Err(AccountsError::NotFound)));
     assert_eq!(s.list().unwrap().len(), 1);

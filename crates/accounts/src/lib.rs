@@ -8,6 +8,7 @@
 //! Architecture invariant: handlers see `Arc<dyn AccountStore>` only; `open_store` is the
 //! one place that names a concrete store or checks this crate's `memory` and `pg` features.
 
+mod admin;
 mod commands;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
@@ -40,6 +41,9 @@ pub use store::{
     AccountStore, AccountsError, AttemptStore, Email, Flags, Invalid, NewUser, Profile, Session,
     SessionStore, User, UserId, UserStore, Username,
 };
+
+/// The login page.
+pub const LOGIN_URL: &str = "/accounts/login";
 
 /// The component, as the registry in `cli` lists it.
 #[derive(Debug, Default, Clone, Copy)]
@@ -113,6 +117,8 @@ impl Component for AccountsComponent {
             .resource::<Security>()
             .ok_or_else(|| anyhow::anyhow!("the site provides no security settings"))?;
         let store = open_store(ctx)?;
+        // Where the admin (or any component) sends a visitor to sign in.
+        ctx.provide(web::admin::LoginUrl(LOGIN_URL.to_owned()));
         Ok(Box::new(Accounts::new(store, settings, &security)))
     }
 }
@@ -222,6 +228,13 @@ impl Accounts {
 }
 
 impl Running for Accounts {
+    fn admin_sections(&self) -> Vec<Arc<dyn web::admin::AdminSection>> {
+        vec![Arc::new(admin::UsersAdmin::new(
+            self.state.store.clone(),
+            self.state.settings.min_password_length,
+        ))]
+    }
+
     fn routes(&self, routes: &mut Routes) {
         routes
             .data(Data::from(self.state.clone()))

@@ -12,6 +12,9 @@ pub fn installed() -> Vec<Box<dyn Component>> {
         // First: who is signed in is known to every later component's pages.
         #[cfg(feature = "accounts")]
         Box::new(accounts::AccountsComponent),
+        // Before the components whose commands record their changes in its history.
+        #[cfg(feature = "admin")]
+        Box::new(admin::AdminComponent),
         #[cfg(feature = "quotes")]
         Box::new(quotes_component::Quotes),
         // `cargo xtask new-component NAME` adds its line above this one.

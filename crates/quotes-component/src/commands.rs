@@ -9,6 +9,8 @@ use quotes_core::{quotes_file, NewQuote, PageRequest, QuoteStore, MAX_PER_PAGE};
 use web::clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
 use web::CommandContext;
 
+use crate::State;
+
 pub(crate) fn definitions() -> Vec<Command> {
     vec![
         Command::new("load-quotes")
@@ -79,15 +81,15 @@ fn paths(args: &ArgMatches, id: &str) -> Vec<PathBuf> {
 }
 
 pub(crate) fn run(
-    store: &dyn QuoteStore,
+    state: &State,
     name: &str,
     args: &ArgMatches,
     ctx: &CommandContext<'_>,
 ) -> anyhow::Result<()> {
     match name {
-        "load-quotes" => load(store, &paths(args, "files"), ctx),
+        "load-quotes" => load(state, &paths(args, "files"), ctx),
         "export-quotes" => export(
-            store,
+            &*state.store,
             paths(args, "file").first().map(PathBuf::as_path),
             ctx,
         ),
@@ -95,11 +97,15 @@ pub(crate) fn run(
     }
 }
 
-fn load(store: &dyn QuoteStore, files: &[PathBuf], ctx: &CommandContext<'_>) -> anyhow::Result<()> {
+fn load(state: &State, files: &[PathBuf], ctx: &CommandContext<'_>) -> anyhow::Result<()> {
     // Parse before touching the store: a bad file must fail fast and write nothing.
     let batch = read_quotes_files(files)?;
     ctx.wait_until_ready()?;
-    let report = store.get_or_create_all(&batch).context("loading quotes")?;
+    let report = state
+        .store
+        .get_or_create_all(&batch)
+        .context("loading quotes")?;
+    record(state, "load-quotes", &report.new_quotes);
     println!("{} added, {} already there", report.added, report.existing);
     if !ctx.backend().is_persistent() {
         eprintln!("note: the memory store forgets these when this command exits; use `quotes serve --load-quotes FILE`");
@@ -133,7 +139,7 @@ fn export(
 /// `serve --load-quotes FILE…`: parses every file, then (once the store is ready) loads
 /// them in one batch before the server binds.
 pub(crate) fn load_on_serve(
-    store: &dyn QuoteStore,
+    state: &State,
     args: &ArgMatches,
     ctx: &CommandContext<'_>,
 ) -> anyhow::Result<()> {
@@ -143,11 +149,22 @@ pub(crate) fn load_on_serve(
     }
     let batch = read_quotes_files(&files)?;
     ctx.wait_until_ready()?;
-    let report = store.get_or_create_all(&batch).context("loading quotes")?;
+    let report = state
+        .store
+        .get_or_create_all(&batch)
+        .context("loading quotes")?;
+    record(state, "serve --load-quotes", &report.new_quotes);
     tracing::info!(
         added = report.added,
         existing = report.existing,
         "loaded quotes"
     );
     Ok(())
+}
+
+/// Records in the site's history (when it keeps one) the quotes a command added.
+fn record(state: &State, command: &str, added: &[quotes_core::Quote]) {
+    if let Some(history) = &state.history {
+        history.record(&crate::admin::added_by(command, added));
+    }
 }

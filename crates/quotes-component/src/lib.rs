@@ -5,6 +5,7 @@
 //! Architecture invariant: handlers see `Arc<dyn QuoteStore>` only; `stores.rs` is the one
 //! place that names a concrete store (behind this crate's `memory` and `pg` features).
 
+pub mod admin;
 mod api;
 mod commands;
 mod pages;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use quotes_core::{QuoteStore, StoreError, MAX_PER_PAGE};
 use serde::Deserialize;
 use web::actix_web::web::Data;
+use web::admin::HistoryHandle;
 use web::{AppError, Component, Context, ErrorChain, NavLink, Routes, Running, StaticFile};
 
 pub use commands::{all_quotes, read_quotes_file, read_quotes_files};
@@ -61,7 +63,12 @@ impl Component for Quotes {
             settings.per_page
         );
         let store = stores::open(ctx)?;
-        Ok(Box::new(QuotesSite::new(store, settings)))
+        // The site's change history, when a component keeps one (the admin, started
+        // before this one): what `load-quotes` adds is recorded there.
+        let history = ctx.resource::<HistoryHandle>();
+        Ok(Box::new(
+            QuotesSite::new(store, settings).with_history(history),
+        ))
     }
 }
 
@@ -74,12 +81,29 @@ pub struct QuotesSite {
 pub(crate) struct State {
     pub store: Arc<dyn QuoteStore>,
     pub settings: QuotesSettings,
+    pub history: Option<HistoryHandle>,
 }
 
 impl QuotesSite {
     pub fn new(store: Arc<dyn QuoteStore>, settings: QuotesSettings) -> Self {
         Self {
-            state: Arc::new(State { store, settings }),
+            state: Arc::new(State {
+                store,
+                settings,
+                history: None,
+            }),
+        }
+    }
+
+    /// Records what the commands change in `history`.
+    pub fn with_history(self, history: Option<HistoryHandle>) -> Self {
+        let state = Arc::try_unwrap(self.state).unwrap_or_else(|shared| State {
+            store: shared.store.clone(),
+            settings: shared.settings.clone(),
+            history: shared.history.clone(),
+        });
+        Self {
+            state: Arc::new(State { history, ..state }),
         }
     }
 
@@ -141,12 +165,16 @@ impl Running for QuotesSite {
         self.state.store.ping().map_err(|e| format!("{e:#}"))
     }
 
+    fn admin_sections(&self) -> Vec<Arc<dyn web::admin::AdminSection>> {
+        vec![Arc::new(admin::QuotesAdmin::new(self.state.store.clone()))]
+    }
+
     fn prepare(
         &self,
         args: &web::clap::ArgMatches,
         ctx: &web::CommandContext<'_>,
     ) -> anyhow::Result<()> {
-        commands::load_on_serve(&*self.state.store, args, ctx)
+        commands::load_on_serve(&self.state, args, ctx)
     }
 
     fn run_command(
@@ -155,7 +183,7 @@ impl Running for QuotesSite {
         args: &web::clap::ArgMatches,
         ctx: &web::CommandContext<'_>,
     ) -> anyhow::Result<()> {
-        commands::run(&*self.state.store, name, args, ctx)
+        commands::run(&self.state, name, args, ctx)
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Field {
     pub help: &'static str,
     /// Set when the object is made, read-only after (a username).
     pub add_only: bool,
+    /// The value an add form starts with (`"true"` for a checkbox that starts on).
+    pub initial: &'static str,
 }
 
 /// What a section is: its names, list page, form and abilities.
@@ -423,6 +425,7 @@ mod tests {
             required: false,
             help: "",
             add_only: false,
+            initial: "",
         };
         vec![
             field("text", FieldKind::TextArea),
