@@ -62,13 +62,7 @@ impl Component for AdminComponent {
         // Components started after this one record their changes here.
         ctx.provide(HistoryHandle(history.clone()));
         let login_url = ctx.resource::<LoginUrl>().map(|l| l.0);
-        Ok(Box::new(Admin {
-            state: Data::new(pages::State {
-                history,
-                login_url,
-                settings,
-            }),
-        }))
+        Ok(Box::new(Admin::new(history, login_url, settings)))
     }
 }
 
@@ -90,9 +84,27 @@ fn open_history(ctx: &Context<'_>) -> anyhow::Result<Arc<dyn History>> {
     }
 }
 
-/// The running component.
+/// The running component. Tests make one directly.
 pub struct Admin {
     state: Data<pages::State>,
+}
+
+impl Admin {
+    /// The admin on `history`, sending anonymous visitors to `login_url` (none: nobody can
+    /// sign in, so nobody gets in).
+    pub fn new(
+        history: Arc<dyn History>,
+        login_url: Option<String>,
+        settings: AdminSettings,
+    ) -> Self {
+        Self {
+            state: Data::new(pages::State {
+                history,
+                login_url,
+                settings,
+            }),
+        }
+    }
 }
 
 impl Running for Admin {

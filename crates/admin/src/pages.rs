@@ -30,24 +30,26 @@ pub(crate) struct State {
 type Pairs = Vec<(String, String)>;
 
 /// The admin is for active staff: anyone else is sent to sign in, or refused.
-fn staff(req: &HttpRequest, state: &State) -> Result<Identity, HttpResponse> {
+fn staff(req: &HttpRequest, state: &State) -> Result<Identity, Box<HttpResponse>> {
     match identity(req) {
         Some(who) if who.is_staff => Ok(who),
-        Some(who) => Err(AppError::forbidden(format!(
-            "You are signed in as {}, who is not staff: the admin is for staff only.",
-            who.username
-        ))
-        .error_response()),
+        Some(who) => Err(Box::new(
+            AppError::forbidden(format!(
+                "You are signed in as {}, who is not staff: the admin is for staff only.",
+                who.username
+            ))
+            .error_response(),
+        )),
         None => match &state.login_url {
             Some(login) => {
                 let here = req.uri().path_and_query().map_or("/admin/", |p| p.as_str());
                 let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
-                Err(see_other(format!("{login}?next={next}")))
+                Err(Box::new(see_other(format!("{login}?next={next}"))))
             }
-            None => Err(AppError::forbidden(
-                "This site has no sign-in, so nobody can use its admin.",
-            )
-            .error_response()),
+            None => Err(Box::new(
+                AppError::forbidden("This site has no sign-in, so nobody can use its admin.")
+                    .error_response(),
+            )),
         },
     }
 }
@@ -57,7 +59,7 @@ macro_rules! staff_or_return {
     ($req:expr, $state:expr) => {
         match staff(&$req, &$state) {
             Ok(who) => who,
-            Err(response) => return Ok(response),
+            Err(response) => return Ok(*response),
         }
     };
 }
@@ -680,7 +682,8 @@ fn render_form(
             name: f.name,
             label: f.label,
             kind: f.kind,
-            required: f.required && !(f.kind == FieldKind::Password && !adding),
+            // A password may stay as it is on a change.
+            required: f.required && (adding || f.kind != FieldKind::Password),
             help: f.help,
             value: if f.kind == FieldKind::Password {
                 String::new()

@@ -1,9 +1,11 @@
 //! test-support: what the workspace's tests share, and nothing a program ships. A
 //! dev-dependency only; `cargo xtask test` checks that no crate depends on it otherwise.
 
+mod browser;
 mod http;
 mod sentry;
 
+pub use browser::{Browser, Page};
 pub use http::Http;
 pub use sentry::{envelope_events, Received, SentryStandIn};
 

@@ -101,126 +101,26 @@ pub fn add_user(store: &dyn AccountStore, name: &str, password: &str, flags: Fla
         .unwrap();
 }
 
-/// A browser: keeps cookies, posts forms with the page's CSRF token.
-pub struct Browser {
-    pub base: String,
-    pub client: reqwest::Client,
-    pub jar: Arc<reqwest::cookie::Jar>,
+pub use test_support::{Browser, Page};
+
+/// What only these tests ask of a browser.
+pub trait AsVisitor {
+    fn of(site: &TestSite) -> Self;
+    async fn whoami(&self) -> String;
+    async fn whoami_with(&self, session: &str) -> String;
 }
 
-pub struct Page {
-    pub status: u16,
-    pub location: Option<String>,
-    pub retry_after: Option<String>,
-    pub body: String,
-}
-
-impl Browser {
-    pub fn new(site: &TestSite) -> Self {
-        let jar = Arc::new(reqwest::cookie::Jar::default());
-        Self {
-            base: site.base.clone(),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .cookie_provider(jar.clone())
-                .build()
-                .unwrap(),
-            jar,
-        }
+impl AsVisitor for Browser {
+    fn of(site: &TestSite) -> Self {
+        Browser::new(&site.base)
     }
 
-    async fn page(res: reqwest::Response) -> Page {
-        let header = |name: &str| {
-            res.headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        let (location, retry_after) = (header("location"), header("retry-after"));
-        Page {
-            status: res.status().as_u16(),
-            location,
-            retry_after,
-            body: res.text().await.unwrap(),
-        }
-    }
-
-    pub async fn get(&self, path: &str) -> Page {
-        Self::page(
-            self.client
-                .get(format!("{}{path}", self.base))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
-    }
-
-    /// The CSRF token of the page at `path`.
-    pub async fn token(&self, path: &str) -> String {
-        let body = self.get(path).await.body;
-        let marker = "name=\"csrf_token\" value=\"";
-        let at = body
-            .find(marker)
-            .unwrap_or_else(|| panic!("no CSRF field on {path}: {body}"))
-            + marker.len();
-        let end = at + body[at..].find('"').unwrap();
-        body[at..end].to_owned()
-    }
-
-    /// Posts `fields` (and the token of the page at `form_page`) to `path`.
-    pub async fn post(&self, form_page: &str, path: &str, fields: &[(&str, &str)]) -> Page {
-        let token = self.token(form_page).await;
-        let mut form: Vec<(&str, &str)> = fields.to_vec();
-        form.push(("csrf_token", &token));
-        self.post_raw(path, &form).await
-    }
-
-    /// Posts exactly `fields`.
-    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{k}={}", encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let res = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        Self::page(res).await
-    }
-
-    pub async fn login(&self, username: &str, password: &str) -> Page {
-        self.post(
-            "/accounts/login",
-            "/accounts/login",
-            &[("username", username), ("password", password)],
-        )
-        .await
-    }
-
-    pub async fn whoami(&self) -> String {
+    async fn whoami(&self) -> String {
         self.get("/whoami").await.body
     }
 
-    /// The session cookie's value, if the browser holds one.
-    pub fn session_cookie(&self) -> Option<String> {
-        use reqwest::cookie::CookieStore;
-        let url = self.base.parse().unwrap();
-        let cookies = self.jar.cookies(&url)?;
-        cookies
-            .to_str()
-            .unwrap()
-            .split("; ")
-            .find_map(|c| c.strip_prefix("quotes_session="))
-            .map(str::to_owned)
-    }
-
     /// Who the site sees for a request carrying only `session` as its session cookie.
-    pub async fn whoami_with(&self, session: &str) -> String {
+    async fn whoami_with(&self, session: &str) -> String {
         reqwest::Client::new()
             .get(format!("{}/whoami", self.base))
             .header("cookie", format!("quotes_session={session}"))
@@ -231,15 +131,4 @@ impl Browser {
             .await
             .unwrap()
     }
-}
-
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

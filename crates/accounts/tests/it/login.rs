@@ -9,7 +9,7 @@ use crate::helpers::*;
 async fn log_in_see_your_name_log_out() {
     for backend in BOTH {
         let site = site(backend, AccountsSettings::default());
-        let b = Browser::new(&site);
+        let b = Browser::of(&site);
         assert_eq!(b.whoami().await, "anonymous");
         let home = b.get("/accounts/login").await.body;
         assert!(home.contains(r#"data-nav="log in">Log in</a>"#), "{home}");
@@ -47,7 +47,7 @@ async fn log_in_see_your_name_log_out() {
 async fn the_session_id_changes_at_login_and_the_old_one_ends() {
     for backend in BOTH {
         let site = site(backend, AccountsSettings::default());
-        let b = Browser::new(&site);
+        let b = Browser::of(&site);
         b.login("ada", GOOD).await;
         let first = b.session_cookie().unwrap();
         b.login("ada", GOOD).await;
@@ -64,7 +64,7 @@ async fn the_session_id_changes_at_login_and_the_old_one_ends() {
 #[actix_web::test]
 async fn a_forged_or_tampered_cookie_is_anonymous() {
     let site = site(web::Backend::Memory, AccountsSettings::default());
-    let b = Browser::new(&site);
+    let b = Browser::of(&site);
     b.login("ada", GOOD).await;
     let good = b.session_cookie().unwrap();
     let mut tampered = good.clone().into_bytes();
@@ -83,7 +83,7 @@ async fn next_goes_to_local_paths_only() {
         ("https://elsewhere.example/", "/"),
         ("//elsewhere.example/", "/"),
     ] {
-        let b = Browser::new(&site);
+        let b = Browser::of(&site);
         let page = b
             .post(
                 "/accounts/login",
@@ -97,7 +97,7 @@ async fn next_goes_to_local_paths_only() {
             "{next}"
         );
     }
-    let b = Browser::new(&site);
+    let b = Browser::of(&site);
     let form = b
         .get("/accounts/login?next=https://elsewhere.example/")
         .await
@@ -110,7 +110,7 @@ async fn unknown_user_and_wrong_password_look_the_same() {
     for backend in BOTH {
         let site = site(backend, AccountsSettings::default());
         add_user(&*site.store, "off", GOOD, Flags::default());
-        let b = Browser::new(&site);
+        let b = Browser::of(&site);
         let wrong = b.login("ada", "not her password").await;
         let unknown = b.login("ghost", "not her password").await;
         let inactive = b.login("off", GOOD).await;
@@ -143,7 +143,7 @@ async fn unknown_user_and_wrong_password_look_the_same() {
 #[actix_web::test]
 async fn posting_without_the_token_is_refused() {
     let site = site(web::Backend::Memory, AccountsSettings::default());
-    let b = Browser::new(&site);
+    let b = Browser::of(&site);
     b.get("/accounts/login").await;
     let page = b
         .post_raw(
@@ -162,7 +162,7 @@ async fn posting_without_the_token_is_refused() {
     let page = b.post_raw("/accounts/logout", &[]).await;
     assert_eq!(page.status, 403, "logging out needs the token too");
     assert_eq!(b.whoami().await, "ada staff=false superuser=false");
-    let anonymous_token = Browser::new(&site).token("/accounts/login").await;
+    let anonymous_token = Browser::of(&site).token("/accounts/login").await;
     let page = b
         .post_raw("/accounts/logout", &[("csrf_token", &anonymous_token)])
         .await;
@@ -179,7 +179,7 @@ async fn an_idle_session_ends() {
         ..AccountsSettings::default()
     };
     let site = site(web::Backend::Memory, settings);
-    let b = Browser::new(&site);
+    let b = Browser::of(&site);
     b.login("ada", GOOD).await;
     assert_ne!(b.whoami().await, "anonymous");
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;

@@ -8,7 +8,7 @@ use crate::helpers::*;
 #[actix_web::test]
 async fn anonymous_visitors_are_sent_to_log_in() {
     let site = site(web::Backend::Memory, AccountsSettings::default());
-    let page = Browser::new(&site).get("/accounts/password").await;
+    let page = Browser::of(&site).get("/accounts/password").await;
     assert_eq!(
         (page.status, page.location.as_deref()),
         (303, Some("/accounts/login?next=/accounts/password"))
@@ -19,7 +19,7 @@ async fn anonymous_visitors_are_sent_to_log_in() {
 async fn a_change_ends_the_other_sessions_and_keeps_this_one() {
     for backend in BOTH {
         let site = site(backend, AccountsSettings::default());
-        let (here, there) = (Browser::new(&site), Browser::new(&site));
+        let (here, there) = (Browser::of(&site), Browser::of(&site));
         here.login("ada", GOOD).await;
         there.login("ada", GOOD).await;
         let new = "Zr8$kq3!Wm2v";
@@ -55,7 +55,7 @@ async fn a_change_ends_the_other_sessions_and_keeps_this_one() {
             "anonymous",
             "{backend}: the other one ended"
         );
-        let fresh = Browser::new(&site);
+        let fresh = Browser::of(&site);
         assert_eq!(
             fresh.login("ada", GOOD).await.status,
             200,
@@ -68,7 +68,7 @@ async fn a_change_ends_the_other_sessions_and_keeps_this_one() {
 #[actix_web::test]
 async fn each_refusal_is_shown_beside_its_field_and_nothing_changes() {
     let site = site(web::Backend::Memory, AccountsSettings::default());
-    let b = Browser::new(&site);
+    let b = Browser::of(&site);
     b.login("ada", GOOD).await;
     let page = b
         .post(
@@ -108,7 +108,7 @@ async fn each_refusal_is_shown_beside_its_field_and_nothing_changes() {
             page.body
         );
     }
-    let again = Browser::new(&site);
+    let again = Browser::of(&site);
     assert_eq!(
         again.login("ada", GOOD).await.status,
         303,

@@ -17,7 +17,7 @@ fn strict() -> AccountsSettings {
 async fn too_many_failures_wait_then_it_resets() {
     for backend in BOTH {
         let site = site(backend, strict());
-        let b = Browser::new(&site);
+        let b = Browser::of(&site);
         for _ in 0..3 {
             assert_eq!(b.login("ada", "wrong password").await.status, 200);
         }
@@ -48,7 +48,7 @@ async fn a_throttled_name_tells_nothing_about_whether_it_exists() {
         let site = site(backend, strict());
         // Each name from its own address, so that only the name's count matters.
         for (name, addr) in [("ada", "192.0.2.1"), ("ghost", "192.0.2.2")] {
-            let b = Browser::new(&site);
+            let b = Browser::of(&site);
             let mut last = None;
             for _ in 0..4 {
                 let token = b.token("/accounts/login").await;
@@ -71,7 +71,7 @@ async fn a_throttled_name_tells_nothing_about_whether_it_exists() {
 #[actix_web::test]
 async fn one_address_trying_many_names_waits_too() {
     let site = site(web::Backend::Memory, strict());
-    let b = Browser::new(&site);
+    let b = Browser::of(&site);
     for name in ["a1", "a2", "a3"] {
         assert_eq!(b.login(name, "wrong").await.status, 200);
     }

@@ -163,3 +163,59 @@ fn without_the_quotes_component_its_tables_are_not_made() {
     let r = run(quotes(&db.env()).arg("migrate"));
     assert_eq!(r.stdout, "no migrations to apply: the schema is current\n");
 }
+
+/// The admin is a component like any other: switched off, `/admin/` is a 404 and the rest
+/// of the site works; on, it asks visitors to sign in.
+#[cfg(all(feature = "admin", feature = "store-memory"))]
+#[test]
+fn the_admin_switched_off_is_a_404_and_the_site_works() {
+    let on = Server::start(&[("QUOTES_STORE", "memory")], &[]);
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let asked = client.get(format!("{}/admin/", on.base)).send().unwrap();
+    assert_eq!(asked.status(), 303, "sign in first");
+    let off = Server::start(
+        &[
+            ("QUOTES_STORE", "memory"),
+            ("QUOTES__COMPONENTS__ADMIN", "false"),
+        ],
+        &[],
+    );
+    assert_eq!(off.get("/admin/").status(), 404);
+    assert_eq!(off.get("/healthz").status(), 200);
+    let body: serde_json::Value = off.get("/healthz").json().unwrap();
+    assert!(!body["components"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("admin")));
+}
+
+/// What a management command changes is in the admin's history, with the command as who.
+#[cfg(all(feature = "admin", feature = "quotes", feature = "store-pg"))]
+#[test]
+fn load_quotes_records_what_it_added_in_the_history() {
+    let db = SiteDb::migrated();
+    let r = run(quotes(&db.env()).args(["load-quotes", "fixtures/quotes.txt"]));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let again = run(quotes(&db.env()).args(["load-quotes", "fixtures/quotes.txt"]));
+    assert_eq!(again.code, Some(0));
+    let psql = test_support::cluster::Bins::find()
+        .and_then(|b| b.client("psql"))
+        .expect("psql");
+    let out = std::process::Command::new(psql)
+        .arg(db.url())
+        .args([
+            "-tA",
+            "-c",
+            "select actor_name, action, count(*) from admin_history group by 1, 2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "command load-quotes|add|17",
+        "one entry per quote added, none for the second load"
+    );
+}

@@ -157,6 +157,22 @@ impl QuoteStore for FailingStore {
     fn get_or_create_all(&self, _: &[NewQuote]) -> Result<quotes_core::LoadReport, StoreError> {
         Err((self.0)())
     }
+    fn update_if(&self, _: QuoteId, _: &NewQuote, _: NewQuote) -> Result<Quote, StoreError> {
+        Err((self.0)())
+    }
+    fn search(
+        &self,
+        _: &quotes_core::QuoteQuery,
+        _: PageRequest,
+    ) -> Result<Page<Quote>, StoreError> {
+        Err((self.0)())
+    }
+    fn authors(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        Err((self.0)())
+    }
+    fn sources(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        Err((self.0)())
+    }
 }
 
 /// The `data-quote-id` values in a page, in order.
