@@ -177,10 +177,10 @@ impl Running for Admin {
         )]
     }
 
-    /// "Admin" for staff only.
+    /// "Admin" for staff only, beside who is signed in.
     fn nav(&self, req: &HttpRequest) -> Vec<NavLink> {
         match web::identity(req) {
-            Some(who) if who.is_staff => vec![NavLink::new("Admin", "/admin/")],
+            Some(who) if who.is_staff => vec![NavLink::new("Admin", "/admin/").in_account_area()],
             _ => Vec::new(),
         }
     }

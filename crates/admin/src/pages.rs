@@ -29,6 +29,10 @@ pub(crate) struct State {
 
 type Pairs = Vec<(String, String)>;
 
+/// A form shown again with its errors answers 200, as Django's forms do (and the sign-in
+/// form here): the page is what the browser asked for, and it says what to correct.
+const FORM_ERRORS: StatusCode = StatusCode::OK;
+
 /// The admin is for active staff: anyone else is sent to sign in, or refused.
 fn staff(req: &HttpRequest, state: &State) -> Result<Identity, Box<HttpResponse>> {
     match identity(req) {
@@ -844,7 +848,7 @@ pub(crate) async fn add(
                 errors: &errors,
                 yours: None,
             },
-            StatusCode::BAD_REQUEST,
+            FORM_ERRORS,
         ),
         Err(e) => Err(fail(e)),
     }
@@ -942,7 +946,7 @@ pub(crate) async fn change(
                 errors: &errors,
                 yours: None,
             },
-            StatusCode::BAD_REQUEST,
+            FORM_ERRORS,
         ),
         Err(AdminError::Stale(current)) => stale(&current),
         Err(e) => Err(fail(e)),
@@ -1126,7 +1130,7 @@ pub(crate) async fn import(
             &component,
             &meta,
             &[FieldError::new("file", "Choose a file to import.")],
-            StatusCode::BAD_REQUEST,
+            FORM_ERRORS,
         );
     };
     let actor = actor(&who);
@@ -1147,14 +1151,9 @@ pub(crate) async fn import(
                 imported.existing
             )))
         }
-        Err(AdminError::Invalid(errors)) => render_import(
-            &req,
-            &t,
-            &component,
-            &meta,
-            &errors,
-            StatusCode::BAD_REQUEST,
-        ),
+        Err(AdminError::Invalid(errors)) => {
+            render_import(&req, &t, &component, &meta, &errors, FORM_ERRORS)
+        }
         Err(e) => Err(fail(e)),
     }
 }

@@ -90,7 +90,7 @@ async fn adding_shows_each_error_beside_its_field_and_writes_nothing() {
                 &[("text", "  "), ("author", "Sun\nTzu"), ("source", "(open")],
             )
             .await;
-        assert_eq!(page.status, 400, "{backend}");
+        assert_eq!(page.status, 200, "{backend}");
         let errors = field_errors(&page.body);
         assert_eq!(
             errors.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(),
@@ -137,7 +137,7 @@ async fn adding_shows_each_error_beside_its_field_and_writes_nothing() {
                 &[("text", "Be extremely subtle."), ("author", "Sun Tzu")],
             )
             .await;
-        assert_eq!(twice.status, 400);
+        assert_eq!(twice.status, 200);
         assert!(twice
             .body
             .contains("A quote with this text and author exists already."));
@@ -339,7 +339,7 @@ async fn import_is_all_or_nothing_and_export_follows_the_list() {
         let page = boss
             .upload(&import, &import, &[], ("file", "bad.txt", bad))
             .await;
-        assert_eq!(page.status, 400, "{backend}: {}", page.body);
+        assert_eq!(page.status, 200, "{backend}: {}", page.body);
         assert!(
             page.body.contains("Line 4:"),
             "the line at fault: {}",
@@ -376,7 +376,7 @@ async fn import_is_all_or_nothing_and_export_follows_the_list() {
         let empty = boss
             .upload(&import, &import, &[], ("file", "e.txt", b""))
             .await;
-        assert_eq!(empty.status, 400);
+        assert_eq!(empty.status, 200);
         assert!(empty.body.contains("Choose a file to import."));
     }
 }

@@ -27,7 +27,7 @@ async fn a_superuser_adds_a_user_by_the_password_rules() {
                 ],
             )
             .await;
-        assert_eq!(weak.status, 400, "{backend}");
+        assert_eq!(weak.status, 200, "{backend}");
         let errors = field_errors(&weak.body);
         assert_eq!(errors[0].0, "password", "{}", weak.body);
         assert!(site.accounts.find("carol").unwrap().is_none());
@@ -51,7 +51,7 @@ async fn a_superuser_adds_a_user_by_the_password_rules() {
         let taken = boss
             .post(&add, &add, &[("username", "CAROL"), ("password", GOOD)])
             .await;
-        assert_eq!(taken.status, 400);
+        assert_eq!(taken.status, 200);
         assert!(
             taken.body.contains("A user named CAROL exists already."),
             "{}",
@@ -135,7 +135,7 @@ async fn nobody_removes_their_own_rights_or_deletes_themself() {
                 ],
             )
             .await;
-        assert_eq!(page.status, 400, "{backend}");
+        assert_eq!(page.status, 200, "{backend}");
         let errors = field_errors(&page.body);
         assert!(
             errors.contains(&(

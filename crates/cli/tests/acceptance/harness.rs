@@ -713,6 +713,12 @@ impl Browser {
         );
     }
 
+    /// Clicks the first element matching `css` (a checkbox, say) without waiting for a page.
+    pub async fn click(&self, css: &str) {
+        let element = self.hook(css).await;
+        must(element.click().await, format_args!("clicking {css}"));
+    }
+
     /// How many elements match `css` now, without waiting: for things that must be absent.
     pub async fn count(&self, css: &str) -> usize {
         must(

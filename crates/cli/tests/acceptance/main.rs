@@ -7,6 +7,8 @@
 
 #[cfg(feature = "accounts")]
 mod accounts;
+#[cfg(all(feature = "admin", feature = "quotes"))]
+mod admin;
 mod harness;
 #[cfg(feature = "quotes")]
 mod scenarios;
@@ -96,5 +98,7 @@ scenarios! {
     scenarios::long_words_wrap_instead_of_scrolling_sideways(LONG_WORDS);
     #[cfg(feature = "accounts")]
     accounts::log_in_see_your_name_log_out();
+    #[cfg(all(feature = "admin", feature = "quotes"))]
+    admin::staff_manage_quotes_in_the_admin(SUN_TZU);
     // `cargo xtask new-component NAME` adds its scenario above this line.
 }
