@@ -22,6 +22,11 @@ use crate::{cmd, steps::print_tail, sys};
 const SETTINGS_FILE: &str = "quotes-deploy.conf";
 const INCLUDE_LINE: &str = "include_if_exists = 'quotes-deploy.conf'";
 
+/// Every cluster's locale, whatever the environment says: UTF-8 character classes (so that
+/// `lower()` and `ILIKE` fold every letter, as Rust's `to_lowercase` does), and code point
+/// order for text (collations that stores want otherwise they name).
+const LOCALE: &str = "--locale=C.UTF-8";
+
 /// The programs a cluster needs; all three must sit in the same directory.
 const SERVER_TOOLS: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
 
@@ -209,6 +214,7 @@ impl Cluster {
             .arg("-D")
             .arg(self.data_dir())
             .args(["-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
+            .arg(LOCALE)
             .current_dir(&self.dir);
         cmd::output(&mut initdb).context("initdb failed")?;
         Ok(())
@@ -229,6 +235,7 @@ impl Cluster {
             .arg(self.data_dir())
             .args(["-U", superuser, "--auth-local=peer", "--auth-host=reject"])
             .args(["--data-checksums", "-E", "UTF8"])
+            .arg(LOCALE)
             .current_dir(&self.dir);
         cmd::output(&mut initdb).context("initdb failed")?;
         Ok(())

@@ -6,14 +6,38 @@
 use std::sync::Arc;
 
 use web::admin::{
-    Actor, AdminError, AdminSection, Column, Field, FieldError, FieldKind, Filter, FormData,
-    ListQuery, Listing, Record, Row, SectionMeta,
+    Actor, AdminError, AdminSection, Change, Column, Field, FieldError, FieldKind, Filter,
+    FormData, ListQuery, Listing, Record, Row, SectionMeta,
 };
 
 use crate::store::{
     AccountStore, AccountsError, Email, Flags, NewUser, Profile, User, UserId, Username,
 };
 use crate::{password, Invalid};
+
+/// `<component>/<slug>` of this section, as the history keys it.
+pub const SECTION: &str = "accounts/user";
+
+/// A user made outside the admin (by `createsuperuser`), for the history.
+pub(crate) fn added(user: &User, actor: &Actor) -> Vec<Change> {
+    Change::between(SECTION, &meta().fields, actor, None, Some(&record(user)))
+        .into_iter()
+        .collect()
+}
+
+/// A password set outside the admin (`changepassword`), for the history: never its value.
+pub(crate) fn password_set(user: &User, actor: &Actor) -> Vec<Change> {
+    let record = record(user);
+    vec![Change {
+        section: SECTION.to_owned(),
+        object_id: record.id,
+        object_label: record.label,
+        action: web::admin::Action::Change,
+        actor: actor.clone(),
+        fields: Vec::new(),
+    }
+    .with_password_set("password")]
+}
 
 pub(crate) struct UsersAdmin {
     store: Arc<dyn AccountStore>,
@@ -379,28 +403,41 @@ impl AdminSection for UsersAdmin {
             email,
             flags: wanted,
         };
-        let updated = match self
-            .store
-            .update_profile_if(id, &current.profile(), &profile)
-        {
-            Ok(u) => u,
-            Err(AccountsError::Stale) => {
-                let now = self.store.get(id).map_err(failure)?;
-                return Err(AdminError::Stale(record(&now)));
+        // Profile and password in one write: all of it lands, or (stale) none.
+        let updated =
+            match self
+                .store
+                .update_profile_if(id, &current.profile(), &profile, hash.as_deref())
+            {
+                Ok(u) => u,
+                Err(AccountsError::Stale) => {
+                    let now = self.store.get(id).map_err(failure)?;
+                    return Err(AdminError::Stale(record(&now)));
+                }
+                Err(e) => return Err(failure(e)),
+            };
+        // A new password, or a user switched off, ends their sessions, as Django does; your
+        // own stay (Django keeps the one you are using; your other sessions end when you
+        // change your password on your account's page). The change is done either way.
+        if hash_or_off(raw, &profile.flags) && actor.user_id != Some(id.0) {
+            if let Err(e) = self.store.delete_sessions_of(id, None) {
+                tracing::error!(user = id.0, error = %e, "could not end the sessions of a changed user");
             }
-            Err(e) => return Err(failure(e)),
-        };
-        if let Some(hash) = hash {
-            self.store.set_password(id, &hash).map_err(failure)?;
-        }
-        // A new password, or a user switched off, ends their sessions, as Django does.
-        if hash_or_off(raw, &profile.flags) {
-            self.store.delete_sessions_of(id, None).map_err(failure)?;
         }
         Ok(record(&updated))
     }
 
+    fn can_delete(&self, id: &str, actor: &Actor) -> Result<(), AdminError> {
+        if actor.user_id == Some(parse_id(id)?.0) {
+            return Err(AdminError::Refused(
+                "You cannot delete your own account.".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn delete(&self, id: &str, actor: &Actor) -> Result<(), AdminError> {
+        self.can_delete(id, actor)?;
         let id = parse_id(id)?;
         if actor.user_id == Some(id.0) {
             return Err(AdminError::Refused(

@@ -2,6 +2,7 @@
 //! `serve --create-superuser`. No command ever prints or logs a password.
 
 use std::io::{BufRead, IsTerminal, Write};
+use web::admin::Actor;
 
 use anyhow::{bail, Context as _};
 use web::clap::{Arg, ArgAction, ArgMatches, Command};
@@ -195,6 +196,10 @@ impl Commands<'_> {
             self.store
                 .set_password(user.id, &hash)
                 .map_err(unavailable)?;
+            self.state.history.record(&crate::admin::password_set(
+                &user,
+                &Actor::command("createsuperuser --update-password"),
+            ));
             let ended = self
                 .store
                 .delete_sessions_of(user.id, None)
@@ -238,6 +243,10 @@ impl Commands<'_> {
                 }
                 e => unavailable(e),
             })?;
+        self.state.history.record(&crate::admin::added(
+            &user,
+            &Actor::command("createsuperuser"),
+        ));
         tracing::info!(user = user.id.0, "superuser created");
         println!("superuser {} created", user.username.as_str());
         Ok(())
@@ -266,6 +275,10 @@ impl Commands<'_> {
         self.store
             .set_password(user.id, &hash)
             .map_err(unavailable)?;
+        self.state.history.record(&crate::admin::password_set(
+            &user,
+            &Actor::command("changepassword"),
+        ));
         let ended = self
             .store
             .delete_sessions_of(user.id, None)

@@ -300,19 +300,30 @@ pub fn profiles_change_only_over_what_was_read(s: &dyn AccountStore) {
             ..read.flags
         },
     };
-    let changed = s.update_profile_if(user.id, &read, &staff).unwrap();
+    let changed = s.update_profile_if(user.id, &read, &staff, None).unwrap();
     assert_eq!(changed.profile(), staff);
     assert_eq!(s.get(user.id).unwrap().profile(), staff, "stored");
     assert_eq!(
         changed.password_hash, user.password_hash,
         "the password stays"
     );
-    // A second change based on the first read is stale and writes nothing.
-    let err = s.update_profile_if(user.id, &read, &read).unwrap_err();
-    assert!(matches!(err, AccountsError::Stale), "{err:?}");
-    assert_eq!(s.get(user.id).unwrap().profile(), staff);
+    // A second change based on the first read is stale and writes nothing, password included.
     let err = s
-        .update_profile_if(UserId(999_999), &read, &staff)
+        .update_profile_if(user.id, &read, &read, Some("new-hash"))
+        .unwrap_err();
+    assert!(matches!(err, AccountsError::Stale), "{err:?}");
+    let stored = s.get(user.id).unwrap();
+    assert_eq!(stored.profile(), staff);
+    assert_eq!(stored.password_hash, user.password_hash);
+    let with_password = s
+        .update_profile_if(user.id, &staff, &staff, Some("new-hash"))
+        .unwrap();
+    assert_eq!(
+        with_password.password_hash, "new-hash",
+        "set with the profile"
+    );
+    let err = s
+        .update_profile_if(UserId(999_999), &read, &staff, None)
         .unwrap_err();
     assert!(matches!(err, AccountsError::NotFound), "{err:?}");
 }

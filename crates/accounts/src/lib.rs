@@ -119,7 +119,12 @@ impl Component for AccountsComponent {
         let store = open_store(ctx)?;
         // Where the admin (or any component) sends a visitor to sign in.
         ctx.provide(web::admin::LoginUrl(LOGIN_URL.to_owned()));
-        Ok(Box::new(Accounts::new(store, settings, &security)))
+        let history = ctx
+            .resource::<web::admin::HistoryHandle>()
+            .unwrap_or_default();
+        Ok(Box::new(
+            Accounts::new(store, settings, &security).with_history(history),
+        ))
     }
 }
 
@@ -147,6 +152,8 @@ pub(crate) struct State {
     pub sessions: Arc<session::Sessions>,
     pub throttle: throttle::Throttle,
     pub settings: AccountsSettings,
+    /// The site's change history, where the commands record what they do to users.
+    pub history: web::admin::HistoryHandle,
     /// When this process last dropped dead sessions and old attempts (unix seconds).
     last_purge: AtomicI64,
 }
@@ -207,9 +214,18 @@ impl Accounts {
                 sessions: Arc::new(sessions),
                 throttle,
                 settings,
+                history: web::admin::HistoryHandle::default(),
                 last_purge: AtomicI64::new(0),
             }),
         }
+    }
+
+    /// Records what the commands change in the site's `history`.
+    pub fn with_history(mut self, history: web::admin::HistoryHandle) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.history = history;
+        }
+        self
     }
 
     /// The store it keeps accounts in.

@@ -99,6 +99,7 @@ impl UserStore for MemoryStore {
         id: UserId,
         expected: &Profile,
         profile: &Profile,
+        password_hash: Option<&str>,
     ) -> Result<User, AccountsError> {
         let mut inner = self.write();
         let user = inner.users.get_mut(&id).ok_or(AccountsError::NotFound)?;
@@ -107,6 +108,9 @@ impl UserStore for MemoryStore {
         }
         user.email = profile.email.clone();
         user.flags = profile.flags;
+        if let Some(hash) = password_hash {
+            user.password_hash = hash.to_owned();
+        }
         Ok(user.clone())
     }
 

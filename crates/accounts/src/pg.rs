@@ -251,6 +251,7 @@ impl UserStore for PgStore {
         id: UserId,
         expected: &Profile,
         profile: &Profile,
+        password_hash: Option<&str>,
     ) -> Result<User, AccountsError> {
         let mut conn = self.conn()?;
         // One statement: the row changes only if it still holds what the caller read.
@@ -269,6 +270,10 @@ impl UserStore for PgStore {
             users::is_active.eq(profile.flags.is_active),
             users::is_staff.eq(profile.flags.is_staff),
             users::is_superuser.eq(profile.flags.is_superuser),
+            // The hash given, else the one stored: one statement either way.
+            users::password_hash.eq(diesel::dsl::sql::<Text>("coalesce(")
+                .bind::<diesel::sql_types::Nullable<Text>, _>(password_hash)
+                .sql(", password_hash)")),
         ))
         .returning(UserRow::as_returning())
         .get_result(&mut conn)

@@ -201,13 +201,15 @@ pub trait UserStore: Send + Sync {
     fn list(&self) -> Result<Vec<User>, AccountsError>;
     fn set_password(&self, id: UserId, password_hash: &str) -> Result<(), AccountsError>;
     fn set_flags(&self, id: UserId, flags: Flags) -> Result<User, AccountsError>;
-    /// Sets email and flags only if they are still `expected`: [`AccountsError::Stale`],
-    /// with nothing written, when someone changed them since.
+    /// Sets email and flags (and the password, when a hash is given) only if email and flags
+    /// are still `expected`, all at once: [`AccountsError::Stale`], with nothing written, when
+    /// someone changed them since.
     fn update_profile_if(
         &self,
         id: UserId,
         expected: &Profile,
         profile: &Profile,
+        password_hash: Option<&str>,
     ) -> Result<User, AccountsError>;
     /// Removes a user, and with it their sessions.
     fn delete(&self, id: UserId) -> Result<(), AccountsError>;

@@ -192,14 +192,15 @@ mod pg {
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             let mut conn = self.db.conn().map_err(|e| e.to_string())?;
-            // One statement for the lot (an import of a thousand quotes is one entry each).
-            for chunk in rows.chunks(1000) {
-                diesel::insert_into(h::table)
-                    .values(chunk)
-                    .execute(&mut conn)
-                    .map_err(|e| format!("{:?}", self.db.fault(e)))?;
-            }
-            Ok(())
+            // One transaction for the lot (an import of a thousand quotes is an entry each),
+            // in statements of a thousand rows: all of it is kept, or none.
+            conn.transaction(|conn| {
+                for chunk in rows.chunks(1000) {
+                    diesel::insert_into(h::table).values(chunk).execute(conn)?;
+                }
+                Ok::<_, diesel::result::Error>(())
+            })
+            .map_err(|e| format!("{:?}", self.db.fault(e)))
         }
 
         fn of_object(&self, section: &str, object_id: &str) -> Result<Vec<Entry>, String> {

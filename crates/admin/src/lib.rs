@@ -58,9 +58,21 @@ impl Component for AdminComponent {
             "[admin] per_page must be between 1 and 1000, not {}",
             settings.per_page
         );
+        anyhow::ensure!(
+            settings.max_upload_bytes <= web::security::MULTIPART_LIMIT,
+            "[admin] max_upload_bytes may be {} at most (what the site reads of a form), not {}",
+            web::security::MULTIPART_LIMIT,
+            settings.max_upload_bytes
+        );
         let history = open_history(ctx)?;
-        // Components started after this one record their changes here.
-        ctx.provide(HistoryHandle(history.clone()));
+        // Every component records its changes here, whenever it started.
+        let handle = ctx
+            .resource::<HistoryHandle>()
+            .ok_or_else(|| anyhow::anyhow!("the site has no history slot"))?;
+        anyhow::ensure!(
+            handle.keep(history.clone()),
+            "another component keeps the site's history already"
+        );
         let login_url = ctx.resource::<LoginUrl>().map(|l| l.0);
         Ok(Box::new(Admin::new(history, login_url, settings)))
     }

@@ -200,8 +200,13 @@ struct SectionLink {
 #[derive(Serialize)]
 struct RecentEntry {
     entry: Entry,
-    href: Option<String>,
+    href: String,
 }
+
+/// "Recent actions": how many are shown, and how many are read to find them among the
+/// sections the user may not see.
+const RECENT_SHOWN: usize = 10;
+const RECENT_LOOKED_AT: usize = 200;
 
 pub(crate) async fn index(
     req: HttpRequest,
@@ -232,21 +237,23 @@ pub(crate) async fn index(
         });
     }
     let history = state.history.clone();
-    let recent = block(move || history.recent(10))
+    let recent = block(move || history.recent(RECENT_LOOKED_AT))
         .await?
         .map_err(AppError::internal)?;
+    // Only what this user may see: a staff user learns nothing of the users' section here.
     let recent: Vec<RecentEntry> = recent
         .into_iter()
-        .map(|entry| {
+        .filter(|entry| {
             let (component, slug) = entry.change.section.split_once('/').unwrap_or_default();
-            let reachable = section(&sections, &who, component, slug).is_ok();
-            let href = reachable.then(|| {
-                format!(
-                    "/admin/{}/{}/history/",
-                    entry.change.section,
-                    encode_id(&entry.change.object_id)
-                )
-            });
+            section(&sections, &who, component, slug).is_ok()
+        })
+        .take(RECENT_SHOWN)
+        .map(|entry| {
+            let href = format!(
+                "/admin/{}/{}/history/",
+                entry.change.section,
+                encode_id(&entry.change.object_id)
+            );
             RecentEntry { entry, href }
         })
         .collect();
@@ -571,34 +578,62 @@ pub(crate) async fn bulk_action(
         return Ok(see_other(format!("{here}?done=none")));
     }
     let records = records_of(&s, ids).await?;
+    let refused = refusals(&s, &records, &who).await?;
     let mut ctx = t.context(&req);
     ctx.insert("meta", s.meta());
     ctx.insert("base", &here);
+    ctx.insert("refused", &refused);
     ctx.insert("records", &records);
     ctx.insert("action", &format!("{here}delete-selected/"));
     ctx.insert("cancel", &here);
     t.render("admin/confirm_delete.html", &ctx)
 }
 
-/// Deletes `ids` one by one, recording each; returns how many went and what was refused.
+/// Why each of `records` may not be deleted by `who`, if any may not.
+async fn refusals(
+    s: &Arc<dyn AdminSection>,
+    records: &[Record],
+    who: &Identity,
+) -> Result<Vec<String>, AppError> {
+    let ids: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.id.clone(), r.label.clone()))
+        .collect();
+    let actor = actor(who);
+    run(s, move |s| {
+        let mut refused = Vec::new();
+        for (id, label) in &ids {
+            match s.can_delete(id, &actor) {
+                Ok(()) | Err(AdminError::NotFound) => {}
+                Err(AdminError::Refused(why)) => refused.push(format!("{label}: {why}")),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(refused)
+    })
+    .await?
+    .map_err(fail)
+}
+
+/// Deletes `ids` (each of which the section allowed first), recording each; returns how
+/// many went. A failure part way still records what went before it, then is reported.
 async fn delete_each(
     state: &Data<State>,
     s: &Arc<dyn AdminSection>,
     component: &str,
     ids: Vec<String>,
     who: &Identity,
-) -> Result<(usize, Vec<String>), AppError> {
+) -> Result<usize, AppError> {
     let actor = actor(who);
     let meta = s.meta().clone();
     let key = section_key(component, &meta);
-    let (done, refused) = run(s, move |s| {
+    let (done, failure) = run(s, move |s| {
         let mut done = Vec::new();
-        let mut refused = Vec::new();
         for id in &ids {
             let before = match s.get(id) {
                 Ok(r) => r,
                 Err(AdminError::NotFound) => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Ok((done, Some(e))),
             };
             match s.delete(id, &actor) {
                 Ok(()) => done.extend(Change::between(
@@ -608,18 +643,20 @@ async fn delete_each(
                     Some(&before),
                     None,
                 )),
-                Err(AdminError::Refused(why)) => refused.push(why),
                 Err(AdminError::NotFound) => {}
-                Err(e) => return Err(e),
+                Err(e) => return Ok((done, Some(e))),
             }
         }
-        Ok((done, refused))
+        Ok((done, None))
     })
     .await?
     .map_err(fail)?;
     let n = done.len();
     record(state, done).await;
-    Ok((n, refused))
+    match failure {
+        Some(e) => Err(fail(e)),
+        None => Ok(n),
+    }
 }
 
 pub(crate) async fn delete_selected(
@@ -637,13 +674,17 @@ pub(crate) async fn delete_selected(
     if ids.is_empty() {
         return Ok(see_other(format!("{here}?done=none")));
     }
-    let (n, refused) = delete_each(&state, &s, &component, ids, &who).await?;
+    // All or nothing: one that may not go keeps every one.
+    let records = records_of(&s, ids).await?;
+    let refused = refusals(&s, &records, &who).await?;
     if !refused.is_empty() {
         return Err(AppError::forbidden(format!(
-            "Deleted {n}. Not deleted: {}",
+            "Nothing was deleted. {}",
             refused.join(" ")
         )));
     }
+    let ids = records.into_iter().map(|r| r.id).collect();
+    let n = delete_each(&state, &s, &component, ids, &who).await?;
     Ok(see_other(format!("{here}?done=deleted&n={n}")))
 }
 
@@ -942,7 +983,13 @@ pub(crate) async fn change(
                 meta: &meta,
                 component: &component,
                 record: Some(&before),
-                values: &checkbox_values(&meta, &form),
+                // What was typed, over what is stored (a read-only field is not posted).
+                values: &before
+                    .values
+                    .clone()
+                    .into_iter()
+                    .chain(checkbox_values(&meta, &form))
+                    .collect(),
                 errors: &errors,
                 yours: None,
             },
@@ -976,6 +1023,8 @@ pub(crate) async fn delete_form(
         "cancel",
         &format!("{here}{}/change/", encode_id(&record.id)),
     );
+    let refused = refusals(&s, std::slice::from_ref(&record), &who).await?;
+    ctx.insert("refused", &refused);
     ctx.insert("records", &[record]);
     t.render("admin/confirm_delete.html", &ctx)
 }
@@ -990,10 +1039,13 @@ pub(crate) async fn delete(
     let (component, slug, id) = path.into_inner();
     let s = section(&sections, &who, &component, &slug)?;
     let here = base(&component, s.meta());
-    let (n, refused) = delete_each(&state, &s, &component, vec![id], &who).await?;
-    if let Some(why) = refused.first() {
-        return Err(AppError::forbidden(why.clone()));
+    let wanted = id.clone();
+    let by = actor(&who);
+    match run(&s, move |s| s.can_delete(&wanted, &by)).await? {
+        Ok(()) | Err(AdminError::NotFound) => {}
+        Err(e) => return Err(fail(e)),
     }
+    let n = delete_each(&state, &s, &component, vec![id], &who).await?;
     if n == 0 {
         return Err(AppError::not_found("There is no such object."));
     }

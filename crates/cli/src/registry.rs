@@ -12,7 +12,7 @@ pub fn installed() -> Vec<Box<dyn Component>> {
         // First: who is signed in is known to every later component's pages.
         #[cfg(feature = "accounts")]
         Box::new(accounts::AccountsComponent),
-        // Before the components whose commands record their changes in its history.
+        // It keeps the site's change history, where every component records.
         #[cfg(feature = "admin")]
         Box::new(admin::AdminComponent),
         #[cfg(feature = "quotes")]

@@ -63,8 +63,8 @@ impl Component for Quotes {
             settings.per_page
         );
         let store = stores::open(ctx)?;
-        // The site's change history, when a component keeps one (the admin, started
-        // before this one): what `load-quotes` adds is recorded there.
+        // The site's change history (kept by the admin, when it runs): what `load-quotes`
+        // adds is recorded there.
         let history = ctx.resource::<HistoryHandle>();
         Ok(Box::new(
             QuotesSite::new(store, settings).with_history(history),

@@ -41,7 +41,8 @@ macro_rules! quote_store_contract {
             search_finds_by_any_field_ignoring_case,
             search_filters_by_author_and_source,
             search_orders_and_pages,
-            authors_and_sources_are_tallied
+            authors_and_sources_are_tallied,
+            search_folds_every_letter_not_only_ascii
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -486,5 +487,25 @@ pub fn authors_and_sources_are_tallied(s: &dyn QuoteStore) {
     assert_eq!(
         s.sources().unwrap(),
         own(vec![("Art of War", 2), ("Tao Te Ching", 1)])
+    );
+}
+
+pub fn search_folds_every_letter_not_only_ascii(s: &dyn QuoteStore) {
+    s.insert(nqs("Le cœur a ses raisons.", "Émile Zola", None))
+        .unwrap();
+    s.insert(nqs("Zebra.", "zed", None)).unwrap();
+    let contains = QuoteQuery {
+        contains: Some("ÉMILE".into()),
+        ..QuoteQuery::default()
+    };
+    assert_eq!(texts(s, &contains, page(1, 10)), ["Le cœur a ses raisons."]);
+    let by_author = QuoteQuery {
+        order: QuoteOrder::Author,
+        ..QuoteQuery::default()
+    };
+    assert_eq!(
+        texts(s, &by_author, page(1, 10)),
+        ["Zebra.", "Le cœur a ses raisons."],
+        "lower-cased, then by code point: z before é"
     );
 }

@@ -7,9 +7,11 @@
 //! (reusing the domain's parsing, so an admin form refuses what a file load would). Records
 //! travel as text: field name → value.
 //!
-//! The [`History`] is provided (as a [`HistoryHandle`] resource) by the component that keeps
-//! it; a component that changes data outside the admin (a management command) records its
-//! changes there too. Nothing here knows a component.
+//! The [`History`] is kept by one component (the admin), which puts it into the site's
+//! [`HistoryHandle`], a resource every component sees whatever the order they start in; a
+//! component that changes data outside the admin (a management command) records its changes
+//! there too, and they go nowhere on a site without a history. Nothing here knows a
+//! component.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -246,6 +248,13 @@ pub trait AdminSection: Send + Sync + 'static {
 
     fn delete(&self, id: &str, actor: &Actor) -> Result<(), AdminError>;
 
+    /// Whether `actor` may delete `id` (`AdminError::Refused` with the reason), asked of every
+    /// selected object before a bulk delete touches any, so that it goes whole or not at all.
+    fn can_delete(&self, id: &str, actor: &Actor) -> Result<(), AdminError> {
+        let _ = (id, actor);
+        Ok(())
+    }
+
     /// Loads a file ([`SectionMeta::import`]), all or nothing.
     fn import(&self, content: &[u8], actor: &Actor) -> Result<Imported, AdminError> {
         let _ = (content, actor);
@@ -364,24 +373,48 @@ pub trait History: Send + Sync + 'static {
     fn recent(&self, limit: usize) -> Result<Vec<Entry>, String>;
 }
 
-/// The site's history, a resource (`ctx.resource::<HistoryHandle>()`) when a component
-/// keeps one; components started before it do not see it.
-#[derive(Clone)]
-pub struct HistoryHandle(pub Arc<dyn History>);
+/// The site's history: a resource every site has (`ctx.resource::<HistoryHandle>()`),
+/// empty until the component that keeps a history [`HistoryHandle::keep`]s it there. Clones
+/// share it, so a component started before the keeper records into it all the same.
+#[derive(Clone, Default)]
+pub struct HistoryHandle(Arc<std::sync::OnceLock<Arc<dyn History>>>);
 
 impl std::fmt::Debug for HistoryHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HistoryHandle")
+        f.debug_tuple("HistoryHandle")
+            .field(&self.0.get().is_some())
+            .finish()
     }
 }
 
 impl HistoryHandle {
-    /// Records `changes`, logging (never failing) when the history cannot take them.
+    /// A handle already holding `history` (for tests and sites put together by hand).
+    pub fn of(history: Arc<dyn History>) -> Self {
+        let handle = Self::default();
+        handle.keep(history);
+        handle
+    }
+
+    /// Makes `history` the site's; a second keeper is refused (`false`).
+    pub fn keep(&self, history: Arc<dyn History>) -> bool {
+        self.0.set(history).is_ok()
+    }
+
+    /// The history, when the site keeps one.
+    pub fn get(&self) -> Option<&Arc<dyn History>> {
+        self.0.get()
+    }
+
+    /// Records `changes`, when the site keeps a history; logs (never fails) when it cannot
+    /// take them: the change itself is done.
     pub fn record(&self, changes: &[Change]) {
+        let Some(history) = self.0.get() else {
+            return;
+        };
         if changes.is_empty() {
             return;
         }
-        if let Err(e) = self.0.record(changes) {
+        if let Err(e) = history.record(changes) {
             tracing::error!(error = %e, changes = changes.len(), "could not record changes in the history");
         }
     }

@@ -207,6 +207,8 @@ pub const CSRF_FIELD: &str = "csrf_token";
 const CSRF_HEADER: &str = "x-csrf-token";
 /// The most of a form the check reads to find its token.
 const FORM_LIMIT: usize = 256 * 1024;
+/// The same for a form with files (an upload): they are read whole, then handed on.
+pub const MULTIPART_LIMIT: usize = 8 * 1024 * 1024;
 
 impl Security {
     fn trusts(&self, addr: IpAddr) -> bool {
@@ -430,7 +432,8 @@ async fn form_token(req: &mut ServiceRequest) -> Result<String, &'static str> {
     if !form && !multipart {
         return Err("the CSRF token is missing (send it in X-CSRF-Token).");
     }
-    let body = read_body(req).await?;
+    let limit = if form { FORM_LIMIT } else { MULTIPART_LIMIT };
+    let body = read_body(req, limit).await?;
     let token = if form {
         form_urlencoded_field(&body, CSRF_FIELD)
     } else {
@@ -440,19 +443,28 @@ async fn form_token(req: &mut ServiceRequest) -> Result<String, &'static str> {
     token.ok_or("the CSRF token is missing from the form.")
 }
 
-async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, &'static str> {
-    let too_large = req
+/// The whole body, at most `limit` bytes.
+async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<Bytes, &'static str> {
+    use futures_util::StreamExt;
+    const TOO_LARGE: &str = "the form is too large to check.";
+    let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > FORM_LIMIT);
-    if too_large {
-        return Err("the form is too large to check.");
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(TOO_LARGE);
     }
-    req.extract::<Bytes>()
-        .await
-        .map_err(|_| "the form could not be read.")
+    let mut payload = req.take_payload();
+    let mut body = actix_web::web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| "the form could not be read.")?;
+        if body.len() + chunk.len() > limit {
+            return Err(TOO_LARGE);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn form_urlencoded_field(body: &[u8], name: &str) -> Option<String> {

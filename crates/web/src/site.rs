@@ -93,6 +93,9 @@ impl Site {
 
     fn with_security_resource(mut self) -> Self {
         self.resources.insert(self.security.clone());
+        // Every site has a history slot; the component that keeps a history fills it.
+        self.resources
+            .insert(crate::admin::HistoryHandle::default());
         self
     }
 

@@ -103,3 +103,41 @@ async fn every_form_needs_its_csrf_token() {
     assert_eq!(add.status, 403);
     assert_eq!(site.quotes.count().unwrap(), 1, "nothing added");
 }
+
+#[actix_web::test]
+async fn recent_actions_show_staff_only_the_sections_they_may_see() {
+    for backend in BOTH {
+        let site = site(backend, 100);
+        let boss = site.as_user("boss").await;
+        let add = "/admin/accounts/user/add/";
+        let made = boss
+            .post(
+                add,
+                add,
+                &[
+                    ("username", "secretagent"),
+                    ("password", GOOD),
+                    ("is_active", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(made.status, 303, "{backend}: {}", made.body);
+        let quote = "/admin/quotes/quote/add/";
+        boss.post(
+            quote,
+            quote,
+            &[("text", "Seen by staff."), ("author", "Sun Tzu")],
+        )
+        .await;
+        assert!(
+            boss.get("/admin/").await.body.contains("secretagent"),
+            "the boss sees it"
+        );
+        let staff = site.as_user("staff").await.get("/admin/").await.body;
+        assert!(staff.contains("Seen by staff."), "{staff}");
+        assert!(
+            !staff.contains("secretagent") && !staff.contains("accounts/user"),
+            "nothing of the users' section: {staff}"
+        );
+    }
+}

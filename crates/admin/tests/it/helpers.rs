@@ -120,7 +120,7 @@ pub fn site(backend: web::Backend, per_page: u32) -> TestSite {
         .with(
             "quotes",
             QuotesSite::new(quotes.clone(), QuotesSettings::default())
-                .with_history(Some(HistoryHandle(history.clone()))),
+                .with_history(Some(HistoryHandle::of(history.clone()))),
         );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());

@@ -380,3 +380,29 @@ async fn import_is_all_or_nothing_and_export_follows_the_list() {
         assert!(empty.body.contains("Choose a file to import."));
     }
 }
+
+#[actix_web::test]
+async fn a_large_file_is_imported() {
+    let site = site(web::Backend::Postgres, 100);
+    let boss = site.as_user("boss").await;
+    let import = format!("{LIST}import/");
+    let text: String = (0..1500)
+        .map(|i| {
+            format!(
+                "Quote number {i}, long enough to make the file large: {}\n— Author {i}\n\n",
+                "x".repeat(150)
+            )
+        })
+        .collect();
+    assert!(text.len() > 256 * 1024, "{} bytes", text.len());
+    let page = boss
+        .upload(&import, &import, &[], ("file", "big.txt", text.as_bytes()))
+        .await;
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/admin/quotes/quote/?done=imported&n=1500&existing=0"),
+        "{}",
+        page.body
+    );
+    assert_eq!(site.quotes.count().unwrap(), 1500);
+}

@@ -167,3 +167,100 @@ async fn nobody_removes_their_own_rights_or_deletes_themself() {
         assert!(site.accounts.find("visitor").unwrap().is_none());
     }
 }
+
+#[actix_web::test]
+async fn a_bulk_delete_that_holds_yourself_deletes_nobody() {
+    for backend in BOTH {
+        let site = site(backend, 100);
+        let boss = site.as_user("boss").await;
+        let me = site
+            .accounts
+            .find("boss")
+            .unwrap()
+            .unwrap()
+            .id
+            .0
+            .to_string();
+        let other = site
+            .accounts
+            .find("visitor")
+            .unwrap()
+            .unwrap()
+            .id
+            .0
+            .to_string();
+        let selection = [("ids", me.as_str()), ("ids", other.as_str())];
+        let mut bulk = vec![("action", "delete_selected")];
+        bulk.extend(selection);
+        let confirm = boss.post(LIST, LIST, &bulk).await;
+        assert_eq!(confirm.status, 200, "{backend}");
+        assert!(
+            confirm
+                .body
+                .contains("boss: You cannot delete your own account."),
+            "{}",
+            confirm.body
+        );
+        assert!(!confirm.body.contains("Yes, delete"), "no way to go on");
+        let forced = boss
+            .post(LIST, &format!("{LIST}delete-selected/"), &selection)
+            .await;
+        assert_eq!(forced.status, 403);
+        assert!(
+            forced.body.contains("Nothing was deleted."),
+            "{}",
+            forced.body
+        );
+        assert!(
+            site.accounts.find("visitor").unwrap().is_some(),
+            "all or nothing"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn your_own_new_password_keeps_you_signed_in_and_errors_keep_the_username() {
+    for backend in BOTH {
+        let site = site(backend, 100);
+        let boss = site.as_user("boss").await;
+        let me = site.accounts.find("boss").unwrap().unwrap();
+        let form = format!("{LIST}{}/change/", me.id.0);
+        let v = version(&boss.get(&form).await.body);
+        let bad = boss
+            .post(
+                &form,
+                &form,
+                &[
+                    ("email", "not an email"),
+                    ("is_active", "on"),
+                    ("is_staff", "on"),
+                    ("is_superuser", "on"),
+                    ("version", &v),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, 200, "{backend}");
+        assert!(
+            bad.body
+                .contains("<p class=\"readonly\" id=\"field-username\">boss</p>"),
+            "{}",
+            bad.body
+        );
+        let done = boss
+            .post(
+                &form,
+                &form,
+                &[
+                    ("email", "boss@example.org"),
+                    ("password", "Xk4$vTq9!mZr"),
+                    ("is_active", "on"),
+                    ("is_staff", "on"),
+                    ("is_superuser", "on"),
+                    ("version", &v),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(boss.get("/admin/").await.status, 200, "still signed in");
+    }
+}

@@ -218,4 +218,41 @@ fn load_quotes_records_what_it_added_in_the_history() {
         "command load-quotes|add|17",
         "one entry per quote added, none for the second load"
     );
+    // The accounts' commands too, though accounts start before the admin; never a password.
+    let password = "Tr0ub4dor&3-horse-history";
+    let mut env = db.env();
+    env.extend([
+        ("QUOTES_SUPERUSER_USERNAME", "root"),
+        ("QUOTES_SUPERUSER_PASSWORD", password),
+    ]);
+    let r = run(quotes(&env).args(["createsuperuser", "--no-input", "--update-password"]));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let r = run(quotes(&env).args(["createsuperuser", "--no-input", "--update-password"]));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let psql = test_support::cluster::Bins::find()
+        .and_then(|b| b.client("psql"))
+        .expect("psql");
+    let out = std::process::Command::new(psql)
+        .arg(db.url())
+        .args([
+            "-tA",
+            "-c",
+            "select actor_name, action, object_label, fields from admin_history \
+             where section = 'accounts/user' order by id",
+        ])
+        .output()
+        .unwrap();
+    let rows = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = rows.lines().collect();
+    assert_eq!(lines.len(), 2, "{rows}");
+    assert!(
+        lines[0].starts_with("command createsuperuser|add|root|"),
+        "{rows}"
+    );
+    assert!(
+        lines[1].starts_with("command createsuperuser --update-password|change|root|")
+            && lines[1].contains("(set)"),
+        "{rows}"
+    );
+    assert!(!rows.contains(password), "no password in the history");
 }
