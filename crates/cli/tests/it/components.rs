@@ -201,20 +201,8 @@ fn load_quotes_records_what_it_added_in_the_history() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let again = run(quotes(&db.env()).args(["load-quotes", "fixtures/quotes.txt"]));
     assert_eq!(again.code, Some(0));
-    let psql = test_support::cluster::Bins::find()
-        .and_then(|b| b.client("psql"))
-        .expect("psql");
-    let out = std::process::Command::new(psql)
-        .arg(db.url())
-        .args([
-            "-tA",
-            "-c",
-            "select actor_name, action, count(*) from admin_history group by 1, 2",
-        ])
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        db.sql("select actor_name, action, count(*) from admin_history group by 1, 2"),
         "command load-quotes|add|17",
         "one entry per quote added, none for the second load"
     );
@@ -229,20 +217,10 @@ fn load_quotes_records_what_it_added_in_the_history() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let r = run(quotes(&env).args(["createsuperuser", "--no-input", "--update-password"]));
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    let psql = test_support::cluster::Bins::find()
-        .and_then(|b| b.client("psql"))
-        .expect("psql");
-    let out = std::process::Command::new(psql)
-        .arg(db.url())
-        .args([
-            "-tA",
-            "-c",
-            "select actor_name, action, object_label, fields from admin_history \
-             where section = 'accounts/user' order by id",
-        ])
-        .output()
-        .unwrap();
-    let rows = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows = db.sql(
+        "select actor_name, action, object_label, fields from admin_history \
+         where section = 'accounts/user' order by id",
+    );
     let lines: Vec<&str> = rows.lines().collect();
     assert_eq!(lines.len(), 2, "{rows}");
     assert!(

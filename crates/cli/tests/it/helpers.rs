@@ -170,6 +170,19 @@ impl SiteDb {
         self.db.url()
     }
 
+    /// Runs `sql` on this database through psql; its output, trimmed (`-tA`: values only).
+    pub fn sql(&self, sql: &str) -> String {
+        let psql = test_support::cluster::Bins::find()
+            .and_then(|b| b.client("psql"))
+            .expect("psql (it comes with PostgreSQL)");
+        let out = std::process::Command::new(psql)
+            .args([self.url(), "-X", "-tA", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{sql}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// `DATABASE_URL` for `quotes`.
     pub fn env(&self) -> Vec<(&'static str, &str)> {
         vec![("DATABASE_URL", self.db.url())]

@@ -4,7 +4,6 @@
 //! environment, and nothing secret.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use test_support::SentryStandIn;
 
@@ -168,17 +167,7 @@ fn a_5xx_reaches_sentry_with_its_request_id_release_and_environment() {
         .to_owned();
     // A real failure: the table the quotes pages read is gone (the site answers 503, as for
     // a database that is not ready).
-    let psql = test_support::cluster::Bins::find()
-        .and_then(|b| b.client("psql"))
-        .expect("psql (it comes with PostgreSQL)");
-    let sql = |statement: &str| {
-        let out = Command::new(&psql)
-            .arg(db.url())
-            .args(["-X", "-q", "-c", statement])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{statement}: {out:?}");
-    };
+    let sql = |statement: &str| db.sql(statement);
     sql("ALTER TABLE quotes RENAME TO quotes_elsewhere");
     let res = reqwest::blocking::Client::new()
         .get(format!("{}/api/quotes?token=hunter2", server.base))

@@ -190,14 +190,7 @@ fn serve_on_postgres_serves_what_load_quotes_loaded() {
 
 /// Asks the test database `sql` through psql, for a single value.
 fn psql_value(db: &SiteDb, sql: &str) -> String {
-    let psql = test_support::cluster::Bins::find()
-        .expect("PostgreSQL programs")
-        .tool("psql");
-    let out = std::process::Command::new(psql)
-        .args([db.url(), "-tA", "-c", sql])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    db.sql(sql)
 }
 
 /// Polls (bounded) until `sql` answers `want`.
