@@ -11,7 +11,9 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 
-use crate::{NewQuote, PageRequest, QuoteId, QuoteOrder, QuoteQuery, QuoteStore, StoreError};
+use crate::{
+    Cursor, NewQuote, PageRequest, QuoteId, QuoteOrder, QuoteQuery, QuoteStore, StoreError,
+};
 
 /// Expands to one `#[test]` per contract case; `$make` is evaluated afresh for each test and
 /// must give something that derefs to a `QuoteStore` (a store, `Box` or `Arc`).
@@ -42,7 +44,11 @@ macro_rules! quote_store_contract {
             search_filters_by_author_and_source,
             search_orders_and_pages,
             authors_and_sources_are_tallied,
-            search_folds_every_letter_not_only_ascii
+            search_folds_every_letter_not_only_ascii,
+            list_pages_from_either_end_with_gaps,
+            list_from_pages_by_keyset,
+            stats_follow_every_write_and_only_writes,
+            pick_skips_gaps_in_the_ids
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -508,4 +514,109 @@ pub fn search_folds_every_letter_not_only_ascii(s: &dyn QuoteStore) {
         ["Zebra.", "Le cœur a ses raisons."],
         "lower-cased, then by code point: z before é"
     );
+}
+
+pub fn list_pages_from_either_end_with_gaps(s: &dyn QuoteStore) {
+    let mut ids: Vec<_> = (0..13)
+        .map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id)
+        .collect();
+    // Gaps in the ids, at the start, in the middle and at the end.
+    for at in [12, 6, 0] {
+        s.delete(ids.remove(at)).unwrap();
+    }
+    let mut seen = Vec::new();
+    for (n, len) in [(1, 3), (2, 3), (3, 3), (4, 1)] {
+        let p = s.list(page(n, 3)).unwrap();
+        assert_eq!((p.total, p.items.len()), (10, len), "page {n}");
+        seen.extend(p.items.iter().map(|q| q.id));
+    }
+    assert_eq!(seen, ids, "pages near either end and in between agree");
+    let p = s.list(page(2, 4)).unwrap();
+    assert_eq!(p.items.iter().map(|q| q.id).collect::<Vec<_>>(), ids[4..8]);
+    assert!(s.list(page(5, 3)).unwrap().items.is_empty());
+}
+
+pub fn list_from_pages_by_keyset(s: &dyn QuoteStore) {
+    let ids: Vec<_> = (0..7)
+        .map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id)
+        .collect();
+    let from = |cursor, per| -> Vec<QuoteId> {
+        s.list_from(cursor, per)
+            .unwrap()
+            .into_iter()
+            .map(|q| q.id)
+            .collect()
+    };
+    assert_eq!(from(Cursor::After(ids[2]), 3), ids[3..6]);
+    assert_eq!(from(Cursor::After(ids[5]), 3), ids[6..]);
+    assert_eq!(from(Cursor::After(ids[6]), 3), []);
+    assert_eq!(from(Cursor::After(QuoteId(i64::MIN)), 2), ids[..2]);
+    assert_eq!(from(Cursor::Before(ids[3]), 3), ids[..3], "in id order");
+    assert_eq!(from(Cursor::Before(ids[1]), 3), ids[..1]);
+    assert_eq!(from(Cursor::Before(ids[0]), 3), []);
+    assert_eq!(from(Cursor::Before(QuoteId(i64::MAX)), 2), ids[5..]);
+    // A cursor need not be a quote that still exists.
+    s.delete(ids[3]).unwrap();
+    assert_eq!(from(Cursor::After(ids[3]), 2), ids[4..6]);
+    assert_eq!(from(Cursor::Before(ids[3]), 2), ids[1..3]);
+}
+
+pub fn stats_follow_every_write_and_only_writes(s: &dyn QuoteStore) {
+    let empty = s.stats().unwrap();
+    assert_eq!(empty.count, 0);
+    let a = s.insert(nq("a", "x")).unwrap();
+    let one = s.stats().unwrap();
+    assert_eq!(one.count, 1);
+    assert!(
+        one.generation > empty.generation,
+        "an insert moves the version"
+    );
+    assert_eq!(one.epoch, empty.epoch, "one store, one epoch");
+    assert!(one.changed_at.is_some());
+    assert!(one.changed_at >= empty.changed_at);
+
+    // Reads and writes that change nothing leave the version.
+    s.get(a.id).unwrap();
+    s.list(page(1, 10)).unwrap();
+    s.pick(3).unwrap();
+    s.get_or_create_all(&[nq("a", "x")]).unwrap();
+    assert!(s.delete(QuoteId(a.id.0 + 1000)).is_err());
+    assert!(matches!(
+        s.update_if(a.id, &nq("not", "this"), nq("b", "x")),
+        Err(StoreError::Stale)
+    ));
+    assert!(s.insert(nq("a", "x")).is_err());
+    assert_eq!(s.stats().unwrap(), one, "nothing changed, nothing moved");
+
+    let mut last = one;
+    let mut moved = |what: &str, count: u64| {
+        let now = s.stats().unwrap();
+        assert!(now.generation > last.generation, "{what} moves the version");
+        assert_eq!(now.count, count, "{what}");
+        assert!(now.changed_at >= last.changed_at, "{what}");
+        last = now;
+    };
+    s.update(a.id, nq("a2", "x")).unwrap();
+    moved("an update", 1);
+    s.update_if(a.id, &nq("a2", "x"), nq("a3", "x")).unwrap();
+    moved("an update_if", 1);
+    s.get_or_create_all(&[nq("a3", "x"), nq("b", "x"), nq("c", "x")])
+        .unwrap();
+    moved("a load that adds", 3);
+    s.delete(a.id).unwrap();
+    moved("a delete", 2);
+    assert_eq!(s.count().unwrap(), 2);
+}
+
+pub fn pick_skips_gaps_in_the_ids(s: &dyn QuoteStore) {
+    let ids: Vec<_> = (0..6)
+        .map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id)
+        .collect();
+    for gone in [&ids[0], &ids[2], &ids[3], &ids[5]] {
+        s.delete(*gone).unwrap();
+    }
+    let picked: HashSet<_> = (0..20)
+        .map(|seed| s.pick(seed).unwrap().expect("a quote").id)
+        .collect();
+    assert_eq!(picked, HashSet::from([ids[1], ids[4]]));
 }

@@ -14,5 +14,6 @@ pub use quote::{
     normalize_whitespace, Author, Invalid, NewQuote, Quote, QuoteId, QuoteText, Source,
 };
 pub use store::{
-    LoadReport, Page, PageRequest, QuoteOrder, QuoteQuery, QuoteStore, StoreError, MAX_PER_PAGE,
+    Cursor, LoadReport, Page, PageRequest, QuoteOrder, QuoteQuery, QuoteStore, StoreError,
+    StoreStats, MAX_PER_PAGE,
 };

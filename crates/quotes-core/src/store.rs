@@ -1,5 +1,6 @@
 //! The `QuoteStore` trait: what every storage backend promises.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::{Invalid, NewQuote, Quote, QuoteId};
@@ -120,6 +121,30 @@ impl<T> Page<T> {
     }
 }
 
+/// What a store holds, read at a constant cost whatever its size: how many quotes, and a
+/// version that moves with every write, to key caches and HTTP validators by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    pub count: u64,
+    /// Grows with every write that changes a quote (insert, update, delete, a load that
+    /// adds); a write that changes nothing (a load of quotes already there, a stale update)
+    /// leaves it. The same `(epoch, generation)` means the same quotes.
+    pub generation: u64,
+    /// Tells apart stores whose generations would otherwise collide: each PostgreSQL
+    /// database draws one when migrated, each memory store when made.
+    pub epoch: u64,
+    /// When the last write happened; `None` before the first.
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+/// Where a keyset page starts: right after a quote's id, or right before it. Such a page
+/// costs the same wherever it lies in the listing, where an offset walks every quote before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    After(QuoteId),
+    Before(QuoteId),
+}
+
 /// What loading a batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LoadReport {
@@ -162,9 +187,21 @@ pub struct QuoteQuery {
 pub trait QuoteStore: Send + Sync {
     fn get(&self, id: QuoteId) -> Result<Quote, StoreError>;
 
+    /// A page of the listing in id order and the total. The first and the last pages cost
+    /// the same however many quotes there are; a page in the middle walks from the nearer
+    /// end (for paging on from a page, [`QuoteStore::list_from`] walks nothing).
     fn list(&self, page: PageRequest) -> Result<Page<Quote>, StoreError>;
 
-    fn count(&self) -> Result<u64, StoreError>;
+    /// Up to `per_page` quotes in id order next to `cursor`: the first ones after it, or
+    /// the last ones before it. Its cost does not depend on where the cursor lies.
+    fn list_from(&self, cursor: Cursor, per_page: u32) -> Result<Vec<Quote>, StoreError>;
+
+    /// How many quotes there are and the store's version, without counting them.
+    fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    fn count(&self) -> Result<u64, StoreError> {
+        self.stats().map(|s| s.count)
+    }
 
     /// Stores a new quote; `Conflict` when its text and author are already there.
     fn insert(&self, quote: NewQuote) -> Result<Quote, StoreError>;
@@ -194,7 +231,9 @@ pub trait QuoteStore: Send + Sync {
 
     /// A quote chosen by `seed`: the same seed picks the same quote while the store is
     /// unchanged; `None` when the store is empty. Pass a random seed for a random quote,
-    /// the day's number for a quote of the day.
+    /// the day's number for a quote of the day. The seed picks a point in the range of ids
+    /// and the quote is the first at or after it, so the pick neither counts nor scans;
+    /// a quote after a gap in the ids is picked more often than its neighbours.
     fn pick(&self, seed: u64) -> Result<Option<Quote>, StoreError>;
 
     /// Django's `get_or_create` for a whole batch, all or nothing: adds each quote whose

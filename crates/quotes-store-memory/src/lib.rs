@@ -4,21 +4,45 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use chrono::Utc;
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
 use quotes_core::{
-    LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteOrder, QuoteQuery, QuoteStore,
-    StoreError,
+    Cursor, LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteOrder, QuoteQuery,
+    QuoteStore, StoreError, StoreStats,
 };
 
-#[derive(Default)]
 struct Inner {
     quotes: BTreeMap<QuoteId, Quote>,
     by_key: HashMap<(String, String), QuoteId>,
     last_id: i64,
+    generation: u64,
+    epoch: u64,
+    changed_at: Option<DateTime<Utc>>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Self {
+            quotes: BTreeMap::new(),
+            by_key: HashMap::new(),
+            last_id: 0,
+            generation: 0,
+            epoch: fastrand::u64(..),
+            changed_at: None,
+        }
+    }
 }
 
 impl Inner {
+    /// Records a write, for [`QuoteStore::stats`].
+    fn changed(&mut self) {
+        self.generation += 1;
+        self.changed_at = Some(Utc::now());
+    }
+
     fn add(&mut self, quote: NewQuote, key: (String, String)) -> Quote {
+        self.changed();
         self.last_id += 1;
         let id = QuoteId(self.last_id);
         let stored = Quote {
@@ -73,24 +97,60 @@ impl QuoteStore for MemoryStore {
 
     fn list(&self, page: PageRequest) -> Result<Page<Quote>, StoreError> {
         let inner = self.read();
+        let total = inner.quotes.len();
         let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
-        let items = inner
-            .quotes
-            .values()
-            .skip(skip)
-            .take(page.per_page() as usize)
-            .cloned()
-            .collect();
+        let per_page = page.per_page() as usize;
+        // Walk from the nearer end, as the PostgreSQL store does.
+        let items = if skip >= total {
+            Vec::new()
+        } else if skip <= total / 2 {
+            let rows = inner.quotes.values().skip(skip).take(per_page);
+            rows.cloned().collect()
+        } else {
+            let end = (skip + per_page).min(total);
+            let rows = inner
+                .quotes
+                .values()
+                .rev()
+                .skip(total - end)
+                .take(end - skip);
+            let mut items: Vec<Quote> = rows.cloned().collect();
+            items.reverse();
+            items
+        };
         Ok(Page {
             items,
             page: page.page(),
             per_page: page.per_page(),
-            total: inner.quotes.len() as u64,
+            total: total as u64,
         })
     }
 
-    fn count(&self) -> Result<u64, StoreError> {
-        Ok(self.read().quotes.len() as u64)
+    fn list_from(&self, cursor: Cursor, per_page: u32) -> Result<Vec<Quote>, StoreError> {
+        let inner = self.read();
+        let per_page = per_page as usize;
+        Ok(match cursor {
+            Cursor::After(id) => {
+                let rows = inner.quotes.range((Bound::Excluded(id), Bound::Unbounded));
+                rows.take(per_page).map(|(_, q)| q.clone()).collect()
+            }
+            Cursor::Before(id) => {
+                let rows = inner.quotes.range(..id).rev().take(per_page);
+                let mut items: Vec<Quote> = rows.map(|(_, q)| q.clone()).collect();
+                items.reverse();
+                items
+            }
+        })
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        let inner = self.read();
+        Ok(StoreStats {
+            count: inner.quotes.len() as u64,
+            generation: inner.generation,
+            epoch: inner.epoch,
+            changed_at: inner.changed_at,
+        })
     }
 
     fn insert(&self, quote: NewQuote) -> Result<Quote, StoreError> {
@@ -173,17 +233,21 @@ impl QuoteStore for MemoryStore {
         let mut inner = self.write();
         let removed = inner.quotes.remove(&id).ok_or(StoreError::NotFound)?;
         inner.by_key.remove(&removed.content().same_key());
+        inner.changed();
         Ok(())
     }
 
     fn pick(&self, seed: u64) -> Result<Option<Quote>, StoreError> {
+        // A point in the range of ids, and the first quote at or after it, as the
+        // PostgreSQL store picks: no walk through the quotes before it.
         let inner = self.read();
-        let len = inner.quotes.len() as u64;
-        if len == 0 {
+        let (Some(lo), Some(hi)) = (inner.quotes.keys().next(), inner.quotes.keys().next_back())
+        else {
             return Ok(None);
-        }
-        let index = usize::try_from(seed % len).expect("index below a usize length");
-        Ok(inner.quotes.values().nth(index).cloned())
+        };
+        let span = u64::try_from(i128::from(hi.0) - i128::from(lo.0) + 1).unwrap_or(u64::MAX);
+        let point = QuoteId(lo.0.saturating_add_unsigned(seed % span));
+        Ok(inner.quotes.range(point..).next().map(|(_, q)| q.clone()))
     }
 
     fn get_or_create_all(&self, batch: &[NewQuote]) -> Result<LoadReport, StoreError> {
@@ -256,6 +320,7 @@ impl MemoryStore {
         }
         inner.by_key.remove(&old_key);
         inner.by_key.insert(key, id);
+        inner.changed();
         let stored = inner.quotes.get_mut(&id).expect("checked above");
         stored.text = quote.text;
         stored.author = quote.author;

@@ -18,7 +18,7 @@ pub mod testing;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 
-pub use store::PgStore;
+pub use store::{statements, PgStore};
 
 static EMBEDDED: EmbeddedMigrations = embed_migrations!("migrations");
 

@@ -6,8 +6,8 @@ use db::{Database, Fault, PgError};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use quotes_core::{
-    Invalid, LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteOrder, QuoteQuery,
-    QuoteStore, StoreError,
+    Cursor, Invalid, LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteOrder,
+    QuoteQuery, QuoteStore, StoreError, StoreStats,
 };
 
 use crate::rows::{same_key, ContentRow, QuoteRow};
@@ -90,10 +90,6 @@ fn conflict() -> StoreError {
 /// unique violation, say of the primary key, is no duplicate quote.
 const SAME_KEY_INDEX: &str = "quotes_same_key_md5";
 
-/// The columns of [`QuoteRow`], for the statements written in SQL.
-const QUOTE_COLUMNS: &str =
-    "quotes.id, quotes.text, quotes.author, quotes.source, quotes.created_at";
-
 impl QuoteStore for PgStore {
     fn get(&self, id: QuoteId) -> Result<Quote, StoreError> {
         let mut conn = self.conn()?;
@@ -106,46 +102,59 @@ impl QuoteStore for PgStore {
     }
 
     fn list(&self, page: PageRequest) -> Result<Page<Quote>, StoreError> {
-        // The total rides along on every row, so a page and its total come from one
-        // statement and thus one snapshot; only a page past the end needs a second look.
-        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
         let mut conn = self.conn()?;
-        let rows: Vec<(QuoteRow, i64)> = quotes::table
-            .select((
-                QuoteRow::as_select(),
-                diesel::dsl::sql::<BigInt>("(SELECT count(*) FROM quotes)"),
-            ))
-            .order(quotes::id)
-            .limit(i64::from(page.per_page()))
-            .offset(offset)
-            .load(&mut conn)
-            .map_err(|e| self.error(e))?;
-        let total = match rows.first() {
-            Some((_, total)) => *total,
-            None => quotes::table
-                .count()
-                .get_result(&mut conn)
-                .map_err(|e| self.error(e))?,
+        let stats = self.read_stats(&mut conn)?;
+        let total = stats.count;
+        let offset = page.offset();
+        let per_page = u64::from(page.per_page());
+        // Walk from the nearer end: the first and the last pages cost the same at a
+        // thousand quotes and at a million. The total comes from `quotes_stats`, so a
+        // write between the two statements can shift a page by a row, never break it.
+        let rows: Vec<QuoteRow> = if offset >= total {
+            Vec::new()
+        } else if offset <= total / 2 {
+            diesel::sql_query(statements::PAGE_FORWARD)
+                .bind::<BigInt, _>(as_i64(per_page))
+                .bind::<BigInt, _>(as_i64(offset))
+                .load(&mut conn)
+                .map_err(|e| self.error(e))?
+        } else {
+            let end = (offset + per_page).min(total);
+            diesel::sql_query(statements::PAGE_BACKWARD)
+                .bind::<BigInt, _>(as_i64(end - offset))
+                .bind::<BigInt, _>(as_i64(total - end))
+                .load(&mut conn)
+                .map_err(|e| self.error(e))?
         };
         let items = rows
             .into_iter()
-            .map(|(row, _)| self.to_quote(row))
+            .map(|row| self.to_quote(row))
             .collect::<Result<_, _>>()?;
         Ok(Page {
             items,
             page: page.page(),
             per_page: page.per_page(),
-            total: u64::try_from(total).unwrap_or(0),
+            total,
         })
     }
 
-    fn count(&self) -> Result<u64, StoreError> {
+    fn list_from(&self, cursor: Cursor, per_page: u32) -> Result<Vec<Quote>, StoreError> {
+        let (sql, id) = match cursor {
+            Cursor::After(id) => (statements::AFTER, id),
+            Cursor::Before(id) => (statements::BEFORE, id),
+        };
         let mut conn = self.conn()?;
-        let n: i64 = quotes::table
-            .count()
-            .get_result(&mut conn)
+        let rows: Vec<QuoteRow> = diesel::sql_query(sql)
+            .bind::<BigInt, _>(id.0)
+            .bind::<BigInt, _>(i64::from(per_page))
+            .load(&mut conn)
             .map_err(|e| self.error(e))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        rows.into_iter().map(|row| self.to_quote(row)).collect()
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        let mut conn = self.conn()?;
+        self.read_stats(&mut conn)
     }
 
     fn insert(&self, quote: NewQuote) -> Result<Quote, StoreError> {
@@ -183,17 +192,10 @@ impl QuoteStore for PgStore {
     }
 
     fn pick(&self, seed: u64) -> Result<Option<Quote>, StoreError> {
-        // `seed % count` as an offset in id order, as the memory store does. The seed goes
-        // in as text and becomes `numeric`, because PostgreSQL has no unsigned 64-bit type;
-        // the count and the scan share one statement, so a concurrent delete cannot push the
-        // offset past the end. NULLIF makes an empty table give no row rather than a
-        // division by zero.
-        let sql = format!(
-            "SELECT {QUOTE_COLUMNS} FROM quotes ORDER BY quotes.id LIMIT 1 \
-             OFFSET (SELECT (CAST($1 AS numeric) % NULLIF(count(*), 0))::bigint FROM quotes)"
-        );
+        // The seed goes in as text and becomes `numeric`, because PostgreSQL has no
+        // unsigned 64-bit type.
         let mut conn = self.conn()?;
-        let row = diesel::sql_query(sql)
+        let row = diesel::sql_query(statements::PICK)
             .bind::<Text, _>(seed.to_string())
             .get_result::<QuoteRow>(&mut conn)
             .optional()
@@ -337,7 +339,69 @@ impl QuoteStore for PgStore {
     }
 }
 
+/// `n` as a bind parameter; listings never come near `i64::MAX`.
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The statements of the hot paths, public so that tests can EXPLAIN exactly these.
+pub mod statements {
+    /// The one row of `quotes_stats` (see its migration).
+    pub const STATS: &str =
+        "SELECT n, generation, epoch, changed_at FROM quotes_stats WHERE only_row";
+
+    /// A point in the range of ids, and the first quote at or after it. min and max come
+    /// from the ends of the primary key's index; the point is computed once, then one index
+    /// lookup: nothing is counted or scanned. An empty table gives no row.
+    pub const PICK: &str = "SELECT quotes.id, quotes.text, quotes.author, quotes.source, \
+         quotes.created_at FROM quotes \
+         WHERE quotes.id >= (SELECT min(id) + (CAST($1 AS numeric) % (max(id) - min(id) + 1))::bigint \
+                             FROM quotes) \
+         ORDER BY quotes.id LIMIT 1";
+
+    /// `$1` quotes after skipping `$2`, from the start.
+    pub const PAGE_FORWARD: &str = "SELECT quotes.id, quotes.text, quotes.author, quotes.source, \
+         quotes.created_at FROM quotes ORDER BY quotes.id LIMIT $1 OFFSET $2";
+
+    /// `$1` quotes after skipping `$2` from the end, in id order.
+    pub const PAGE_BACKWARD: &str = "SELECT * FROM (SELECT quotes.id, quotes.text, quotes.author, \
+         quotes.source, quotes.created_at FROM quotes ORDER BY quotes.id DESC LIMIT $1 OFFSET $2) \
+         AS page ORDER BY id";
+
+    /// The first `$2` quotes after id `$1`.
+    pub const AFTER: &str = "SELECT quotes.id, quotes.text, quotes.author, quotes.source, \
+         quotes.created_at FROM quotes WHERE quotes.id > $1 ORDER BY quotes.id LIMIT $2";
+
+    /// The last `$2` quotes before id `$1`, in id order.
+    pub const BEFORE: &str = "SELECT * FROM (SELECT quotes.id, quotes.text, quotes.author, \
+         quotes.source, quotes.created_at FROM quotes WHERE quotes.id < $1 \
+         ORDER BY quotes.id DESC LIMIT $2) AS page ORDER BY id";
+}
+
 impl PgStore {
+    fn read_stats(&self, conn: &mut db::Conn) -> Result<StoreStats, StoreError> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+            #[diesel(sql_type = BigInt)]
+            generation: i64,
+            #[diesel(sql_type = BigInt)]
+            epoch: i64,
+            #[diesel(sql_type = Nullable<diesel::sql_types::Timestamptz>)]
+            changed_at: Option<chrono::DateTime<chrono::Utc>>,
+        }
+        let row: Row = diesel::sql_query(statements::STATS)
+            .get_result(conn)
+            .map_err(|e| self.error(e))?;
+        Ok(StoreStats {
+            count: u64::try_from(row.n).unwrap_or(0),
+            generation: u64::try_from(row.generation).unwrap_or(0),
+            epoch: row.epoch as u64,
+            changed_at: row.changed_at,
+        })
+    }
+
     /// `(value, n)` rows of a GROUP BY.
     fn tally(&self, sql: &'static str) -> Result<Vec<(String, u64)>, StoreError> {
         #[derive(QueryableByName)]

@@ -89,7 +89,7 @@ fn statement_timeout_and_an_exhausted_pool_answer_unavailable() {
     // timeout makes this test fail instead of hang.
     locker
         .batch_execute(
-            "SET idle_in_transaction_session_timeout = '6s'; BEGIN; LOCK TABLE quotes IN ACCESS EXCLUSIVE MODE",
+            "SET idle_in_transaction_session_timeout = '6s'; BEGIN; LOCK TABLE quotes, quotes_stats IN ACCESS EXCLUSIVE MODE",
         )
         .unwrap();
 

@@ -6,7 +6,7 @@
 //! the method's own shows as 2. The `SET statement_timeout` of a new connection is not
 //! counted (see `PgStore::queries_run`).
 
-use quotes_core::{NewQuote, QuoteId, QuoteStore};
+use quotes_core::{Cursor, NewQuote, QuoteId, QuoteStore};
 use quotes_store_pg::testing::TestDatabase;
 
 use crate::{nq, page};
@@ -54,19 +54,52 @@ fn get_or_create_all_takes_one_statement_for_any_size() {
     assert_eq!(db.count().unwrap(), 1010);
 }
 
+/// The same statements at 10 and at 10,000 quotes: the seed's question ("does it send
+/// 1000 queries?") asked of every listing.
 #[test]
-fn list_takes_one_statement_and_a_second_past_the_end() {
+fn listings_take_the_same_statements_at_ten_and_ten_thousand_quotes() {
     let db = TestDatabase::new();
-    db.get_or_create_all(&batch(0, 1000)).unwrap();
-    let full = statements(&db, || {
-        assert_eq!(db.list(page(1, 1000)).unwrap().items.len(), 1000)
-    });
-    assert_eq!(full, CHECKOUT + 1, "page and total in one statement");
-    // An empty page carries no row to read the total from, so it is counted on its own.
-    let beyond = statements(&db, || {
-        assert_eq!(db.list(page(2, 1000)).unwrap().total, 1000)
-    });
-    assert_eq!(beyond, CHECKOUT + 2);
+    let mut seen = Vec::new();
+    for (size, loaded) in [(10, 0), (10_000, 10)] {
+        db.get_or_create_all(&batch(loaded, size - loaded)).unwrap();
+        assert_eq!(db.count().unwrap(), size as u64);
+        let last = u32::try_from(size.div_ceil(50)).unwrap();
+        let costs = [
+            // The stats row (total), then the page.
+            statements(&db, || {
+                assert_eq!(db.list(page(1, 1000)).unwrap().items.len(), size.min(1000))
+            }),
+            statements(&db, || {
+                assert!(!db.list(page(last, 50)).unwrap().items.is_empty())
+            }),
+            // Past the end: the total says so, no page is read.
+            statements(&db, || {
+                assert!(db.list(page(last + 1, 50)).unwrap().items.is_empty())
+            }),
+            statements(&db, || {
+                assert_eq!(
+                    db.list_from(Cursor::After(QuoteId(5)), 50).unwrap().len(),
+                    (size - 5).min(50)
+                )
+            }),
+            statements(&db, || drop(db.stats().unwrap())),
+            statements(&db, || drop(db.pick(12345).unwrap().unwrap())),
+        ];
+        assert_eq!(
+            costs,
+            [
+                CHECKOUT + 2,
+                CHECKOUT + 2,
+                CHECKOUT + 1,
+                CHECKOUT + 1,
+                CHECKOUT + 1,
+                CHECKOUT + 1
+            ],
+            "at {size} quotes"
+        );
+        seen.push(costs);
+    }
+    assert_eq!(seen[0], seen[1]);
 }
 
 #[test]

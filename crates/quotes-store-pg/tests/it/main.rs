@@ -9,6 +9,7 @@ mod batch;
 mod counting;
 mod migrations;
 mod pick;
+mod plans;
 mod schema;
 
 use diesel::{Connection, PgConnection};
