@@ -95,7 +95,7 @@ struct Build {
 fn builds(components: &[String]) -> Vec<Build> {
     vec![
         Build {
-            features: "store-memory,components".into(),
+            features: "store-memory,cache-memory,components".into(),
             forbidden: &[
                 "quotes-store-pg",
                 "db",
@@ -107,7 +107,7 @@ fn builds(components: &[String]) -> Vec<Build> {
             why: "a memory-only build contains no PostgreSQL code",
         },
         Build {
-            features: "store-pg,components".into(),
+            features: "store-pg,cache-memory,components".into(),
             forbidden: &["quotes-store-memory"],
             why: "a PostgreSQL-only build contains no memory store",
         },
@@ -124,9 +124,9 @@ fn builds(components: &[String]) -> Vec<Build> {
     ]
 }
 
-/// The cli's features for both stores and every component but quotes.
+/// The cli's features for both stores, the memory cache and every component but quotes.
 pub fn without_quotes(components: &[String]) -> String {
-    ["store-memory", "store-pg"]
+    ["store-memory", "store-pg", "cache-memory"]
         .into_iter()
         .chain(
             components
@@ -350,7 +350,10 @@ mod tests {
     #[test]
     fn the_build_without_quotes_keeps_every_other_component() {
         let components = ["quotes".to_owned(), "notes".to_owned()];
-        assert_eq!(without_quotes(&components), "store-memory,store-pg,notes");
+        assert_eq!(
+            without_quotes(&components),
+            "store-memory,store-pg,cache-memory,notes"
+        );
         let metadata = serde_json::json!({"packages": [
             {"name": "cli", "features": {"components": ["quotes", "notes"], "quotes": []}},
         ]});

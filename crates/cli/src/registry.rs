@@ -15,6 +15,9 @@ pub fn installed() -> Vec<Box<dyn Component>> {
         // It keeps the site's change history, where every component records.
         #[cfg(feature = "admin")]
         Box::new(admin::AdminComponent),
+        // Before the components whose pages it keeps.
+        #[cfg(feature = "cache")]
+        Box::new(cache::CacheComponent),
         #[cfg(feature = "quotes")]
         Box::new(quotes_component::Quotes),
         // `cargo xtask new-component NAME` adds its line above this one.

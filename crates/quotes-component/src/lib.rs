@@ -10,14 +10,20 @@ mod api;
 mod commands;
 mod pages;
 mod stores;
+mod watched;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use quotes_core::{QuoteStore, StoreError, MAX_PER_PAGE};
 use serde::Deserialize;
 use web::actix_web::web::Data;
 use web::admin::HistoryHandle;
-use web::{AppError, Component, Context, ErrorChain, NavLink, Routes, Running, StaticFile};
+use web::{
+    AppError, CacheHandle, Component, Context, ErrorChain, NavLink, Routes, Running, StaticFile,
+};
+
+use crate::watched::Watched;
 
 pub use commands::{all_quotes, read_quotes_file, read_quotes_files};
 
@@ -32,12 +38,22 @@ pub struct QuotesSettings {
     /// Quotes on a page of `/quotes` and `/api/quotes` when the request names no
     /// `per_page`.
     pub per_page: u32,
+    /// How long a replica trusts the quotes' version it last read, in milliseconds. 0 (the
+    /// default) reads it for every request: a write anywhere shows at once. More spares
+    /// that read on pages served from the cache; writes through this replica still show at
+    /// once, writes elsewhere (another replica, `quotes load-quotes`) within this time.
+    pub recheck_ms: u64,
+    /// How long a cached page lives, in seconds. Entries are keyed by the quotes' version,
+    /// so a write makes them unreachable at once; this only bounds the memory they take.
+    pub cache_ttl_secs: u64,
 }
 
 impl Default for QuotesSettings {
     fn default() -> Self {
         Self {
             per_page: quotes_core::PageRequest::DEFAULT_PER_PAGE,
+            recheck_ms: 0,
+            cache_ttl_secs: 600,
         }
     }
 }
@@ -66,8 +82,12 @@ impl Component for Quotes {
         // The site's change history (kept by the admin, when it runs): what `load-quotes`
         // adds is recorded there.
         let history = ctx.resource::<HistoryHandle>();
+        // The site's cache, when the cache component runs.
+        let cache = ctx.resource::<CacheHandle>();
         Ok(Box::new(
-            QuotesSite::new(store, settings).with_history(history),
+            QuotesSite::new(store, settings)
+                .with_history(history)
+                .with_cache(cache),
         ))
     }
 }
@@ -75,41 +95,61 @@ impl Component for Quotes {
 /// The running quotes component on a store. Tests make one directly.
 pub struct QuotesSite {
     state: Arc<State>,
+    store: Arc<dyn QuoteStore>,
 }
 
 /// What the handlers share.
 pub(crate) struct State {
-    pub store: Arc<dyn QuoteStore>,
+    pub store: Arc<Watched>,
     pub settings: QuotesSettings,
     pub history: Option<HistoryHandle>,
+    pub cache: Option<CacheHandle>,
 }
 
 impl QuotesSite {
     pub fn new(store: Arc<dyn QuoteStore>, settings: QuotesSettings) -> Self {
+        let watched = Arc::new(Watched::new(
+            store,
+            Duration::from_millis(settings.recheck_ms),
+        ));
         Self {
+            store: watched.clone(),
             state: Arc::new(State {
-                store,
+                store: watched,
                 settings,
                 history: None,
+                cache: None,
             }),
+        }
+    }
+
+    fn with_state(self, change: impl FnOnce(&mut State)) -> Self {
+        let mut state = Arc::try_unwrap(self.state).unwrap_or_else(|shared| State {
+            store: shared.store.clone(),
+            settings: shared.settings.clone(),
+            history: shared.history.clone(),
+            cache: shared.cache.clone(),
+        });
+        change(&mut state);
+        Self {
+            state: Arc::new(state),
+            store: self.store,
         }
     }
 
     /// Records what the commands change in `history`.
     pub fn with_history(self, history: Option<HistoryHandle>) -> Self {
-        let state = Arc::try_unwrap(self.state).unwrap_or_else(|shared| State {
-            store: shared.store.clone(),
-            settings: shared.settings.clone(),
-            history: shared.history.clone(),
-        });
-        Self {
-            state: Arc::new(State { history, ..state }),
-        }
+        self.with_state(|s| s.history = history)
     }
 
-    /// The store it serves.
+    /// Keeps rendered pages in `cache`, keyed by the quotes' version.
+    pub fn with_cache(self, cache: Option<CacheHandle>) -> Self {
+        self.with_state(|s| s.cache = cache)
+    }
+
+    /// The store it serves (writes through it show on the pages at once).
     pub fn store(&self) -> &Arc<dyn QuoteStore> {
-        &self.state.store
+        &self.store
     }
 }
 
@@ -139,6 +179,7 @@ impl Running for QuotesSite {
                 "quotes/list.html",
                 include_str!("../templates/quotes/list.html"),
             ),
+            ("quotes/list_body.html", pages::LIST_BODY),
             (
                 "quotes/detail.html",
                 include_str!("../templates/quotes/detail.html"),
@@ -166,7 +207,7 @@ impl Running for QuotesSite {
     }
 
     fn admin_sections(&self) -> Vec<Arc<dyn web::admin::AdminSection>> {
-        vec![Arc::new(admin::QuotesAdmin::new(self.state.store.clone()))]
+        vec![Arc::new(admin::QuotesAdmin::new(self.store.clone()))]
     }
 
     fn prepare(

@@ -1,13 +1,28 @@
 //! The quotes pages: home, the paged list with the quote of the day, one quote.
+//!
+//! What a page costs does not grow with the quotes: the version and the count come from
+//! the store's stats, the pick is one index lookup, pages are read from the nearer end or
+//! after a keyset cursor. The body of `/quotes` is the same for every visitor, so it is
+//! rendered once per version of the quotes and kept in the site's cache (when one runs);
+//! pages and API answers carry an ETag and a Last-Modified, and a client that has the
+//! current version gets 304.
+
+use std::time::{Duration, SystemTime};
 
 use chrono::{Datelike, Utc};
-use quotes_core::{Page, PageRequest, Quote, QuoteId, QuoteStore, StoreError};
-use serde::Deserialize;
-use web::actix_web::web::{block, Data, Path, Query};
+use quotes_core::{Cursor, Page, PageRequest, Quote, QuoteId, QuoteStore, StoreError, StoreStats};
+use serde::{Deserialize, Serialize};
+use web::actix_web::http::header::ContentType;
+use web::actix_web::web::{block, Bytes, Data, Path, Query};
 use web::actix_web::{HttpRequest, HttpResponse};
+use web::cache::{digest, viewer, Validators};
 use web::{AppError, Pager, Templates};
 
 use crate::{store_error, State};
+
+/// The template of the cached body of `/quotes`; its digest is part of the cache keys, so
+/// that two releases sharing a cache never take each other's pages.
+pub(crate) const LIST_BODY: &str = include_str!("../templates/quotes/list_body.html");
 
 /// Runs a store call on the blocking pool: stores may do synchronous I/O.
 pub(crate) async fn blocking<T, F>(state: &Data<State>, f: F) -> Result<T, AppError>
@@ -19,30 +34,78 @@ where
     block(move || f(&*store)).await?.map_err(store_error)
 }
 
-/// `?page=N&per_page=M`, read as text so that a bad value gets a helpful 400.
+/// `?page=N&per_page=M` (and the pager's `after=ID` / `before=ID`), read as text so that
+/// a bad value gets a helpful 400.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PageQuery {
     page: Option<String>,
     per_page: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+fn number<T: std::str::FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, AppError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse::<T>().map(Some).map_err(|_| {
+            AppError::bad_request(format!("{name} must be a positive whole number, not {s:?}"))
+        }),
+    }
 }
 
 impl PageQuery {
     /// The page asked for; `default_per_page` when the request names none.
     pub(crate) fn parse(&self, default_per_page: u32) -> Result<PageRequest, AppError> {
-        fn number(name: &str, raw: Option<&str>, default: u32) -> Result<u32, AppError> {
-            match raw.map(str::trim) {
-                None | Some("") => Ok(default),
-                Some(s) => s.parse::<u32>().map_err(|_| {
-                    AppError::bad_request(format!(
-                        "{name} must be a positive whole number, not {s:?}"
-                    ))
-                }),
-            }
-        }
-        let page = number("page", self.page.as_deref(), 1)?;
-        let per_page = number("per_page", self.per_page.as_deref(), default_per_page)?;
+        let page = number::<u32>("page", self.page.as_deref())?.unwrap_or(1);
+        let per_page =
+            number::<u32>("per_page", self.per_page.as_deref())?.unwrap_or(default_per_page);
         PageRequest::new(page, per_page).map_err(|e| AppError::bad_request(e.to_string()))
     }
+
+    /// The keyset cursor of a pager's link, if the request has one.
+    pub(crate) fn cursor(&self) -> Result<Option<Cursor>, AppError> {
+        let after = number::<i64>("after", self.after.as_deref())?;
+        let before = number::<i64>("before", self.before.as_deref())?;
+        match (after, before) {
+            (Some(_), Some(_)) => Err(AppError::bad_request(
+                "a page starts after one quote or ends before one, not both",
+            )),
+            (Some(id), None) => Ok(Some(Cursor::After(QuoteId(id)))),
+            (None, Some(id)) => Ok(Some(Cursor::Before(QuoteId(id)))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// `after-ID`, `before-ID` or `-`: for cache keys.
+pub(crate) fn cursor_key(cursor: Option<Cursor>) -> String {
+    match cursor {
+        Some(Cursor::After(id)) => format!("after-{}", id.0),
+        Some(Cursor::Before(id)) => format!("before-{}", id.0),
+        None => "-".into(),
+    }
+}
+
+/// A page of the listing: after the cursor when there is one (and it still lands inside
+/// the listing), else by its number.
+pub(crate) fn read_page(
+    s: &dyn QuoteStore,
+    request: PageRequest,
+    cursor: Option<Cursor>,
+) -> Result<Page<Quote>, StoreError> {
+    if let Some(cursor) = cursor {
+        let items = s.list_from(cursor, request.per_page())?;
+        if !items.is_empty() {
+            let total = s.stats()?.count;
+            return Ok(Page {
+                items,
+                page: request.page(),
+                per_page: request.per_page(),
+                total,
+            });
+        }
+    }
+    s.list(request)
 }
 
 pub(crate) fn parse_id(raw: &str) -> Result<QuoteId, AppError> {
@@ -60,13 +123,62 @@ fn day_seed() -> u64 {
     u64::try_from(Utc::now().date_naive().num_days_from_ce()).unwrap_or_default()
 }
 
+/// The store's version, remembered for `[quotes] recheck_ms` (see `watched.rs`).
+pub(crate) async fn version(state: &Data<State>) -> Result<StoreStats, AppError> {
+    if let Some(stats) = state.store.remembered() {
+        return Ok(stats);
+    }
+    let store = state.store.clone();
+    block(move || store.version()).await?.map_err(store_error)
+}
+
+/// `epoch.generation`: names one version of the quotes.
+pub(crate) fn version_tag(v: &StoreStats) -> String {
+    format!("{:x}.{}", v.epoch, v.generation)
+}
+
+/// When the quotes last changed, for Last-Modified.
+pub(crate) fn changed_at(v: &StoreStats) -> Option<SystemTime> {
+    v.changed_at.map(SystemTime::from)
+}
+
+impl State {
+    /// The cached value under `key`, if the site has a cache and holds it.
+    pub(crate) async fn cached(&self, key: &str) -> Option<Bytes> {
+        let cache = self.cache.clone()?;
+        if !cache.blocks() {
+            return cache.get(key);
+        }
+        let key = key.to_owned();
+        block(move || cache.get(&key)).await.ok().flatten()
+    }
+
+    /// Keeps `value` under `key` for `[quotes] cache_ttl_secs`.
+    pub(crate) async fn keep(&self, key: String, value: Bytes) {
+        let Some(cache) = self.cache.clone() else {
+            return;
+        };
+        let ttl = Duration::from_secs(self.settings.cache_ttl_secs);
+        if cache.blocks() {
+            let _ = block(move || cache.set(&key, value, ttl)).await;
+        } else {
+            cache.set(&key, value, ttl);
+        }
+    }
+}
+
 pub(crate) async fn home(
     req: HttpRequest,
     state: Data<State>,
     t: Data<Templates>,
 ) -> Result<HttpResponse, AppError> {
     let seed = fastrand::u64(..);
-    let (quote, count) = blocking(&state, move |s| Ok((s.pick(seed)?, s.count()?))).await?;
+    let store = state.store.clone();
+    let (quote, count) = blocking(&state, move |s| {
+        let count = store.version()?.count;
+        Ok((s.pick(seed)?, count))
+    })
+    .await?;
     let mut ctx = t.context(&req);
     ctx.insert("quote", &quote);
     ctx.insert("count", &count);
@@ -85,6 +197,26 @@ pub(crate) fn in_range(page: Page<Quote>) -> Result<Page<Quote>, AppError> {
     Ok(page)
 }
 
+/// What a row of the list shows: borrowed, so that a long page is not copied to render it.
+#[derive(Serialize)]
+struct Row<'a> {
+    id: i64,
+    text: &'a str,
+    author: &'a str,
+    source: Option<&'a str>,
+}
+
+impl<'a> From<&'a Quote> for Row<'a> {
+    fn from(q: &'a Quote) -> Self {
+        Row {
+            id: q.id.0,
+            text: q.text.as_str(),
+            author: q.author.as_str(),
+            source: q.source.as_ref().map(|s| s.as_str()),
+        }
+    }
+}
+
 pub(crate) async fn list(
     req: HttpRequest,
     query: Query<PageQuery>,
@@ -93,22 +225,75 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, AppError> {
     let default_per_page = state.settings.per_page;
     let request = query.parse(default_per_page)?;
-    let seed = day_seed();
-    // One trip to the blocking pool for both store calls.
-    let (page, featured) = blocking(&state, move |s| Ok((s.list(request)?, s.pick(seed)?))).await?;
-    let page = in_range(page)?;
-    let mut ctx = t.context(&req);
-    let pager = Pager::new(
-        "/quotes",
-        page.page,
-        page.per_page,
-        page.total,
-        default_per_page,
+    let cursor = query.cursor()?;
+    let day = day_seed();
+    let version = version(&state).await?;
+    let tag = version_tag(&version);
+    // The page shows the quotes, the quote of the day, who is signed in and the release.
+    let last_modified = changed_at(&version).max(Some(day_start()));
+    let validators = Validators::new(
+        [
+            b"quotes/list".as_slice(),
+            tag.as_bytes(),
+            &day.to_le_bytes(),
+            &viewer(&req).to_le_bytes(),
+            t.release().as_bytes(),
+        ],
+        last_modified,
     );
-    ctx.insert("pager", &pager);
-    ctx.insert("quotes", &page.items);
-    ctx.insert("featured", &featured);
-    t.render("quotes/list.html", &ctx)
+    if validators.fresh(&req) {
+        return Ok(validators.not_modified(true));
+    }
+    let key = format!(
+        "quotes:list:{:x}:{tag}:{day}:{}:{}:{}",
+        digest([LIST_BODY.as_bytes(), t.release().as_bytes()]),
+        request.page(),
+        request.per_page(),
+        cursor_key(cursor),
+    );
+    let body = match state.cached(&key).await {
+        Some(body) => body,
+        None => {
+            let (page, featured) = blocking(&state, move |s| {
+                Ok((read_page(s, request, cursor)?, s.pick(day)?))
+            })
+            .await?;
+            let page = in_range(page)?;
+            let mut pager = Pager::new(
+                "/quotes",
+                page.page,
+                page.per_page,
+                page.total,
+                default_per_page,
+            );
+            if let (Some(first), Some(last)) = (page.items.first(), page.items.last()) {
+                pager = pager.with_keyset(first.id.0, last.id.0);
+            }
+            let rows: Vec<Row<'_>> = page.items.iter().map(Row::from).collect();
+            let mut ctx = web::tera::Context::new();
+            ctx.insert("pager", &pager);
+            ctx.insert("quotes", &rows);
+            ctx.insert("featured", &featured);
+            let body = Bytes::from(t.render_to_string("quotes/list_body.html", &ctx)?);
+            state.keep(key, body.clone()).await;
+            body
+        }
+    };
+    let mut ctx = t.context(&req);
+    let page = t.render_around("quotes/list.html", &mut ctx, "body", body)?;
+    let mut response = HttpResponse::Ok();
+    validators.apply(&mut response, true);
+    Ok(response.content_type(ContentType::html()).body(page))
+}
+
+/// Midnight UTC today: the quote of the day changed then.
+fn day_start() -> SystemTime {
+    let midnight = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    SystemTime::from(midnight)
 }
 
 pub(crate) async fn detail(
@@ -117,12 +302,30 @@ pub(crate) async fn detail(
     state: Data<State>,
     t: Data<Templates>,
 ) -> Result<HttpResponse, AppError> {
-    let quote = get_quote(&state, parse_id(&id)?).await?;
+    let id = parse_id(&id)?;
+    let version = version(&state).await?;
+    let validators = Validators::new(
+        [
+            b"quotes/detail".as_slice(),
+            &id.0.to_le_bytes(),
+            version_tag(&version).as_bytes(),
+            &viewer(&req).to_le_bytes(),
+            t.release().as_bytes(),
+        ],
+        changed_at(&version),
+    );
+    if validators.fresh(&req) {
+        return Ok(validators.not_modified(true));
+    }
+    let quote = get_quote(&state, id).await?;
     let mut ctx = t.context(&req);
     ctx.insert(
         "added",
         &quote.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
     );
     ctx.insert("quote", &quote);
-    t.render("quotes/detail.html", &ctx)
+    let body = t.render_to_string("quotes/detail.html", &ctx)?;
+    let mut response = HttpResponse::Ok();
+    validators.apply(&mut response, true);
+    Ok(response.content_type(ContentType::html()).body(body))
 }

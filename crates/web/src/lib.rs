@@ -8,6 +8,7 @@
 //! backend.
 
 pub mod admin;
+pub mod cache;
 mod component;
 mod error;
 pub mod metrics;
@@ -18,6 +19,7 @@ mod server;
 mod site;
 mod templates;
 
+pub use cache::{Cache, CacheHandle};
 pub use component::{
     get_or_head, middleware_fn, Backend, CommandContext, Component, Context, LocalBoxFuture,
     Middleware, NavArea, NavLink, Next, Resources, Routes, Running, StaticFile,
@@ -28,7 +30,7 @@ pub use pager::Pager;
 pub use security::{client_addr, identity, Identity, SecretKey, Security, SessionBinding};
 pub use server::{serve, RequestId, ServerOptions};
 pub use site::{BuildInfo, Site, RESERVED_NAMES};
-pub use templates::Templates;
+pub use templates::{Spliced, Templates};
 
 /// Re-exported so that components need not pin their own versions of the seam's crates.
 pub use actix_web;

@@ -37,6 +37,26 @@ impl Pager {
             next: (page < num_pages).then(|| link(page + 1)),
         }
     }
+
+    /// Links that carry a keyset cursor: the next page starts after `last` (the id of this
+    /// page's last item), the previous one ends before `first`, so following them costs the
+    /// same on page 2 and on page 20,000. The first page keeps its plain link.
+    #[must_use]
+    pub fn with_keyset(
+        mut self,
+        first: impl std::fmt::Display,
+        last: impl std::fmt::Display,
+    ) -> Self {
+        if let Some(next) = &mut self.next {
+            next.push_str(&format!("&after={last}"));
+        }
+        if self.page > 2 {
+            if let Some(previous) = &mut self.previous {
+                previous.push_str(&format!("&before={first}"));
+            }
+        }
+        self
+    }
 }
 
 #[cfg(test)]
@@ -52,6 +72,18 @@ mod tests {
         let p = Pager::new("/x", 1, 50, 0, 50);
         assert_eq!((p.num_pages, p.previous, p.next), (1, None, None));
         let p = Pager::new("/x", 2, 50, 100, 50);
+        assert_eq!((p.previous.as_deref(), p.next), (Some("/x?page=1"), None));
+    }
+
+    #[test]
+    fn keyset_links_carry_the_ids_at_the_page_edges() {
+        let p = Pager::new("/x", 3, 10, 100, 50).with_keyset(21, 30);
+        assert_eq!(
+            p.previous.as_deref(),
+            Some("/x?page=2&per_page=10&before=21")
+        );
+        assert_eq!(p.next.as_deref(), Some("/x?page=4&per_page=10&after=30"));
+        let p = Pager::new("/x", 2, 50, 100, 50).with_keyset(51, 100);
         assert_eq!((p.previous.as_deref(), p.next), (Some("/x?page=1"), None));
     }
 }

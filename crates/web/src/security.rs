@@ -155,6 +155,12 @@ impl fmt::Debug for CsrfToken {
 }
 
 impl CsrfToken {
+    /// A digest of the token that tells one visitor's pages from another's (for ETags);
+    /// 64 bits of a 256-bit token give nothing away.
+    pub fn fingerprint(&self) -> u64 {
+        crate::cache::digest([self.0.as_slice()])
+    }
+
     /// The token as a page shows it: a fresh random pad, then the token XOR the pad, as
     /// 128 hex digits. Every call gives another text for the same token.
     pub fn masked(&self) -> String {

@@ -1,7 +1,12 @@
 //! Page rendering: one tera instance with the site's layout, every component's templates
 //! and the site's overrides.
 
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header::ContentType;
+use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use anyhow::{bail, Context as _};
 use serde::Serialize;
@@ -35,6 +40,7 @@ pub struct Templates {
     tera: Tera,
     parts: Vec<Part>,
     site: SiteContext,
+    release: String,
 }
 
 impl std::fmt::Debug for Templates {
@@ -84,6 +90,7 @@ impl Templates {
             .collect();
         Ok(Self {
             tera,
+            release: version.clone(),
             parts: site.parts.clone(),
             site: SiteContext {
                 name: site.info.name,
@@ -92,6 +99,12 @@ impl Templates {
                 stylesheets,
             },
         })
+    }
+
+    /// The release the pages are rendered by (`version-commit`): part of an HTML page's
+    /// ETag, so that a new release's layout is not kept as fresh.
+    pub fn release(&self) -> &str {
+        &self.release
     }
 
     /// A context holding what every page's layout needs: the site, the navigation for this
@@ -129,6 +142,33 @@ impl Templates {
             .map_err(|e| AppError::internal(format!("rendering {name}: {:#}", ErrorChain(&e))))
     }
 
+    /// Renders `name` around `body`, HTML rendered earlier (a cached fragment, say) that the
+    /// template shows with `{{ <slot> | safe }}`. The body is not copied: the answer is the
+    /// page's head, `body` and its tail, as they are.
+    pub fn render_around(
+        &self,
+        name: &str,
+        ctx: &mut Context,
+        slot: &str,
+        body: Bytes,
+    ) -> Result<Spliced, AppError> {
+        // A marker no template writes and no escaped value can contain (a NUL).
+        const MARKER: &str = "\0slot\0";
+        ctx.insert(slot, MARKER);
+        let page = self.render_to_string(name, ctx)?;
+        let Some(at) = page.find(MARKER) else {
+            return Err(AppError::internal(format!(
+                "rendering {name}: the template does not show {{{{ {slot} | safe }}}}"
+            )));
+        };
+        let page = Bytes::from(page);
+        Ok(Spliced {
+            parts: [page.slice(..at), body, page.slice(at + MARKER.len()..)]
+                .into_iter()
+                .collect(),
+        })
+    }
+
     /// Renders `name` as a 200 HTML page.
     pub fn render(&self, name: &str, ctx: &Context) -> Result<HttpResponse, AppError> {
         let body = self.render_to_string(name, ctx)?;
@@ -138,20 +178,49 @@ impl Templates {
     }
 }
 
-/// Escapes what HTML text and attribute values need. Tera's default also escapes `/`,
-/// which only makes links unreadable in the page source.
-fn escape_html(input: &str) -> String {
-    let mut out = String::with_capacity(input.len() + input.len() / 8);
-    for c in input.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
+/// A page made of parts (see [`Templates::render_around`]), sent as they are.
+#[derive(Debug)]
+pub struct Spliced {
+    parts: std::collections::VecDeque<Bytes>,
+}
+
+impl MessageBody for Spliced {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Sized(self.parts.iter().map(|p| p.len() as u64).sum())
     }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Poll::Ready(self.parts.pop_front().map(Ok))
+    }
+}
+
+/// Escapes what HTML text and attribute values need. Tera's default also escapes `/`,
+/// which only makes links unreadable in the page source. One pass over the bytes: runs of
+/// plain text are copied whole, and a value with nothing to escape is copied once.
+fn escape_html(input: &str) -> String {
+    let bytes = input.as_bytes();
+    let mut out = String::with_capacity(input.len() + 16);
+    let mut plain = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#x27;",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so both slices end on character boundaries.
+        out.push_str(&input[plain..i]);
+        out.push_str(entity);
+        plain = i + 1;
+    }
+    out.push_str(&input[plain..]);
     out
 }
 
@@ -163,5 +232,9 @@ mod tests {
             super::escape_html(r#"<a href="/x?a=1&b='2'">"#),
             "&lt;a href=&quot;/x?a=1&amp;b=&#x27;2&#x27;&quot;&gt;"
         );
+        assert_eq!(super::escape_html("plain ünïcödé"), "plain ünïcödé");
+        assert_eq!(super::escape_html("é<é>"), "é&lt;é&gt;");
+        assert_eq!(super::escape_html(""), "");
+        assert_eq!(super::escape_html("&"), "&amp;");
     }
 }

@@ -139,7 +139,10 @@ impl QuoteStore for FailingStore {
     fn list(&self, _: PageRequest) -> Result<Page<Quote>, StoreError> {
         Err((self.0)())
     }
-    fn count(&self) -> Result<u64, StoreError> {
+    fn list_from(&self, _: quotes_core::Cursor, _: u32) -> Result<Vec<Quote>, StoreError> {
+        Err((self.0)())
+    }
+    fn stats(&self) -> Result<quotes_core::StoreStats, StoreError> {
         Err((self.0)())
     }
     fn insert(&self, _: NewQuote) -> Result<Quote, StoreError> {
