@@ -115,8 +115,12 @@ impl Validators {
         }
         match (IfModifiedSince::parse(req), self.last_modified) {
             (Ok(IfModifiedSince(since)), Some(changed)) => {
-                // HTTP dates have whole seconds.
-                HttpDate::from(changed) <= since
+                // HTTP dates have whole seconds; the change time has more.
+                let secs = |t: SystemTime| {
+                    t.duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                };
+                secs(changed) <= secs(SystemTime::from(since))
             }
             _ => false,
         }
@@ -151,7 +155,7 @@ mod tests {
     use actix_web::test::TestRequest;
 
     fn validators() -> Validators {
-        let changed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let changed = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
         Validators::new([b"v1".as_slice()], Some(changed))
     }
 

@@ -78,9 +78,20 @@ pub fn spawn_with(
     db: Option<TestDatabase>,
     settings: QuotesSettings,
 ) -> TestApp {
+    spawn_cached(store, db, settings, None)
+}
+
+/// Starts a site with the quotes component on `store`, keeping its pages in `cache`.
+pub fn spawn_cached(
+    store: Arc<dyn QuoteStore>,
+    db: Option<TestDatabase>,
+    settings: QuotesSettings,
+    cache: Option<web::CacheHandle>,
+) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().unwrap().port();
-    let site = Site::new(info()).with("quotes", QuotesSite::new(store.clone(), settings));
+    let quotes = QuotesSite::new(store.clone(), settings).with_cache(cache);
+    let site = Site::new(info()).with("quotes", quotes);
     let options = ServerOptions {
         workers: 1,
         ..ServerOptions::default()

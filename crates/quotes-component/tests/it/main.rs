@@ -2,6 +2,7 @@
 //! component on each store, driven over HTTP.
 
 mod api;
+mod caching;
 mod helpers;
 mod pages;
 mod start;
