@@ -90,8 +90,8 @@ impl Component for CacheComponent {
         let settings: CacheSettings = ctx.settings()?;
         let cache = open(&settings)?;
         match &cache {
-            Some(c) => tracing::info!(backend = c.backend(), "cache ready"),
-            None => tracing::info!("cache switched off ([cache] backend = \"none\")"),
+            Some(c) => tracing::debug!(backend = c.backend(), "cache ready"),
+            None => tracing::debug!("cache switched off ([cache] backend = \"none\")"),
         }
         if let Some(c) = &cache {
             ctx.provide(c.clone());

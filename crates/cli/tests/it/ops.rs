@@ -165,16 +165,16 @@ fn a_5xx_reaches_sentry_with_its_request_id_release_and_environment() {
         .as_str()
         .unwrap()
         .to_owned();
-    // A real failure: the table the quotes pages read is gone (the site answers 503, as for
-    // a database that is not ready).
+    // A real failure: the table the quotes pages read first is gone (the site answers 503,
+    // as for a database that is not ready).
     let sql = |statement: &str| db.sql(statement);
-    sql("ALTER TABLE quotes RENAME TO quotes_elsewhere");
+    sql("ALTER TABLE quotes_stats RENAME TO quotes_elsewhere");
     let res = reqwest::blocking::Client::new()
         .get(format!("{}/api/quotes?token=hunter2", server.base))
         .header("cookie", "quotes_session=s3ss10n")
         .send()
         .unwrap();
-    sql("ALTER TABLE quotes_elsewhere RENAME TO quotes");
+    sql("ALTER TABLE quotes_elsewhere RENAME TO quotes_stats");
     assert!(res.status().is_server_error(), "{}", res.status());
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body = res.text().unwrap();
