@@ -1,6 +1,7 @@
 //! `cargo xtask deploy` and its companions (`rollback`, `start`, `status`, `logs`, `stop`,
 //! `manage`):
-//! the site on this machine, on PostgreSQL, with as many replicas as asked behind nginx.
+//! the site on this machine, on PostgreSQL, with as many replicas as asked behind nginx, and
+//! the cache in each process or in one Redis beside them.
 //!
 //! A deploy runs these steps, each shown as it happens and named when it fails, with its log:
 //!
@@ -9,9 +10,10 @@
 //! 2. build: `cargo build --release -p cli --bin quotes`, stamped with the commit;
 //! 3. release: binary, config and fixtures copied into `releases/<commit>[-dirty]/`;
 //! 4. backing services: the managed PostgreSQL cluster (or `DATABASE_URL`, or none);
-//! 5. prepare: wait for the database, `quotes migrate`, `quotes load-quotes`, and
+//! 5. cache: the managed Redis with `--cache redis` (see `redis`);
+//! 6. prepare: wait for the database, `quotes migrate`, `quotes load-quotes`, and
 //!    `quotes createsuperuser --no-input` when `QUOTES_SUPERUSER_*` are set;
-//! 6. run: the replicas, rolled one at a time when nginx is in front (see `run`).
+//! 7. run: the replicas, rolled one at a time when nginx is in front (see `run`).
 //!
 //! Everything lives in one deploy directory (see `layout` and docs/deploy.md), and deploy
 //! only ever signals processes it started: a pid is checked against the program's name and
@@ -22,6 +24,7 @@ mod layout;
 mod nginx;
 mod ops;
 mod postgres;
+mod redis;
 mod release;
 mod run;
 mod state;
@@ -40,7 +43,7 @@ use anyhow::{bail, Context, Result};
 pub use layout::{Layout, SYSTEM_DIR};
 pub use ops::{logs, manage, status, stop, LogKind};
 pub use release::release_id;
-pub use state::{History, Replica, State, Store};
+pub use state::{Cache, History, Replica, State, Store};
 
 use crate::{
     pg::Bins,
@@ -59,6 +62,8 @@ pub struct Options {
     /// nginx in front even of one replica, for zero-downtime redeploys.
     pub proxy: bool,
     pub memory: bool,
+    /// The app's cache; `Redis` runs one for it.
+    pub cache: Cache,
     pub docker: bool,
     /// The public port, where the site is served.
     pub port: u16,
@@ -95,6 +100,10 @@ fn superuser_vars() -> Option<Vec<(&'static str, String)>> {
     let has = |k: &str| vars.iter().any(|(key, _)| *key == k);
     (has("QUOTES_SUPERUSER_USERNAME") && has("QUOTES_SUPERUSER_PASSWORD")).then_some(vars)
 }
+
+/// The app's settings for its cache, which deploy always sets: `--cache` decides.
+const CACHE_BACKEND: &str = "QUOTES__CACHE__BACKEND";
+const CACHE_REDIS_URL: &str = "QUOTES__CACHE__REDIS_URL";
 
 /// What the public URL must answer within, once every replica is ready.
 const PUBLIC_READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -148,7 +157,7 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
 
     // apt-get's failures name their own log; the other checks have none.
     let tools = steps.run("preflight", || {
-        preflight_checks(layout, store, proxy, state.as_ref(), opts.port)
+        preflight_checks(layout, store, proxy, opts.cache, state.as_ref(), opts.port)
     })?;
     let id = steps.run_logged("build", &layout.log("build.log"), || {
         let id = release::release_id(&layout.root)?;
@@ -157,7 +166,7 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
         Ok(id)
     })?;
     let release = steps.run("release", || release::install(layout, &id))?;
-    let env = steps.run_logged("backing services", &layout.postgres_log(), || {
+    let mut env = steps.run_logged("backing services", &layout.postgres_log(), || {
         let database_url = match store {
             Store::Managed => {
                 let bins = tools
@@ -181,6 +190,32 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
         let secret_key = postgres::secret(&layout.secret_key_file(), 32)?;
         Ok(app_env(store, database_url.as_deref(), &secret_key, proxy))
     })?;
+    let redis_url = match opts.cache {
+        Cache::Redis => Some(steps.run_logged("cache", &layout.redis_log(), || {
+            let bin = tools
+                .redis
+                .as_deref()
+                .context("redis-server was not found")?;
+            redis::ensure_managed(layout, bin)
+        })?),
+        Cache::Memory => {
+            steps.skip(
+                "cache",
+                "--cache memory: each process caches in its own memory",
+            );
+            None
+        }
+        Cache::None => {
+            steps.skip("cache", "--cache none: the app caches nothing");
+            None
+        }
+    };
+    for key in cache_env(&mut env, opts.cache, redis_url.as_deref()) {
+        println!(
+            "note: {key} from the environment is replaced: --cache {} decides",
+            opts.cache.as_str()
+        );
+    }
     if store == Store::Memory {
         steps.skip(
             "prepare",
@@ -194,6 +229,7 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
     let mut state = state.unwrap_or_else(|| State {
         release: id.clone(),
         store,
+        cache: opts.cache,
         public_port: opts.port,
         proxy: false,
         scale: opts.replicas,
@@ -208,6 +244,13 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
             store.describe()
         );
     }
+    if state.cache != opts.cache && !state.replicas.is_empty() {
+        println!(
+            "note: the running release caches in {}; the new one in {}",
+            state.cache.describe(),
+            opts.cache.describe()
+        );
+    }
     state.scale = opts.replicas;
     let target = Target {
         release: &release,
@@ -215,6 +258,7 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
         proxy,
         public_port: opts.port,
         store,
+        cache: opts.cache,
         env: &env,
         nginx: tools.nginx.as_deref(),
         grace: grace(&env),
@@ -223,6 +267,15 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<Su
         run::roll(layout, &mut state, &target)?;
         wait_public(opts.port)
     })?;
+    if opts.cache != Cache::Redis {
+        // No replica uses it any more.
+        if let Some(said) = redis::stop_managed(layout)? {
+            println!(
+                "{said}: the release runs with --cache {}",
+                opts.cache.as_str()
+            );
+        }
+    }
 
     // Kept only now that the release runs with it: `manage` and `rollback` use it, and a
     // deploy that failed must not leave them a setting the running processes never had.
@@ -312,10 +365,11 @@ fn resume_steps(layout: &Layout, steps: &mut Steps, which: Resume) -> Result<Sum
             state.release
         ),
         Resume::Current => println!(
-            "starting release {target_id}: {} replica(s){}, store {}",
+            "starting release {target_id}: {} replica(s){}, store {}, cache {}",
             state.scale,
             if state.proxy { " behind nginx" } else { "" },
-            state.store.describe()
+            state.store.describe(),
+            state.cache.describe()
         ),
     }
     let proxy = state.proxy;
@@ -335,12 +389,24 @@ fn resume_steps(layout: &Layout, steps: &mut Steps, which: Resume) -> Result<Sum
             Store::Memory => Ok(()),
         }
     })?;
+    let cache = state.cache;
+    let redis_url = match cache {
+        Cache::Redis => Some(steps.run_logged("cache", &layout.redis_log(), || {
+            let bin = crate::redis::server()?;
+            redis::ensure_managed(layout, &bin)
+        })?),
+        Cache::Memory | Cache::None => None,
+    };
+    // Also for an app.env written before deploy set the cache: the state says which it is.
+    cache_env(&mut env, cache, redis_url.as_deref());
+    env.write(layout)?;
     let target = Target {
         release: &release,
         replicas: state.scale,
         proxy,
         public_port: state.public_port,
         store: state.store,
+        cache,
         env: &env,
         nginx: nginx_bin.as_deref(),
         grace: grace(&env),
@@ -363,11 +429,13 @@ fn resume_steps(layout: &Layout, steps: &mut Steps, which: Resume) -> Result<Sum
 }
 
 /// Checks what can fail fast, before a build of minutes: the fixtures, the public port, the
-/// programs this deploy needs (PostgreSQL's server, nginx), installing what is missing.
+/// programs this deploy needs (PostgreSQL's server, redis-server, nginx), installing what is
+/// missing.
 fn preflight_checks(
     layout: &Layout,
     store: Store,
     proxy: bool,
+    cache: Cache,
     state: Option<&State>,
     port: u16,
 ) -> Result<Tools> {
@@ -393,16 +461,22 @@ fn preflight_checks(
     if !ours && !sys::port_is_free(port) {
         bail!(port_taken(port));
     }
-    let find = || Tools {
-        pg: (store == Store::Managed).then(Bins::find).flatten(),
-        nginx: proxy.then(preflight::find_nginx).flatten(),
+    let find = || -> Result<Tools> {
+        Ok(Tools {
+            pg: (store == Store::Managed).then(Bins::find).flatten(),
+            redis: match cache {
+                Cache::Redis => crate::redis::find()?,
+                Cache::Memory | Cache::None => None,
+            },
+            nginx: proxy.then(preflight::find_nginx).flatten(),
+        })
     };
-    let mut tools = find();
-    let missing = tools.missing(store, proxy);
+    let mut tools = find()?;
+    let missing = tools.missing(store, proxy, cache);
     if !missing.is_empty() {
         preflight::install(&layout.log("apt.log"), &missing)?;
-        tools = find();
-        let still = tools.missing(store, proxy);
+        tools = find()?;
+        let still = tools.missing(store, proxy, cache);
         if !still.is_empty() {
             bail!(
                 "still missing after apt-get install: {}",
@@ -417,6 +491,10 @@ fn preflight_checks(
         println!("    postgresql: {}", pg.dir.display());
         println!("    data:       {placed}");
     }
+    if let Some(redis) = &tools.redis {
+        let version = crate::redis::check_version(redis)?;
+        println!("    redis:      {} ({version})", redis.display());
+    }
     if let Some(nginx) = &tools.nginx {
         println!("    nginx:      {}", nginx.display());
     }
@@ -425,16 +503,23 @@ fn preflight_checks(
 
 struct Tools {
     pg: Option<Bins>,
+    redis: Option<PathBuf>,
     nginx: Option<PathBuf>,
 }
 
 impl Tools {
-    fn missing(&self, store: Store, proxy: bool) -> Vec<Missing> {
+    fn missing(&self, store: Store, proxy: bool, cache: Cache) -> Vec<Missing> {
         let mut missing = Vec::new();
         if store == Store::Managed && self.pg.is_none() {
             missing.push(Missing {
                 what: "the PostgreSQL server (initdb, pg_ctl, postgres)",
                 package: "postgresql",
+            });
+        }
+        if cache == Cache::Redis && self.redis.is_none() {
+            missing.push(Missing {
+                what: "redis-server",
+                package: crate::redis::PACKAGE,
             });
         }
         if proxy && self.nginx.is_none() {
@@ -493,6 +578,28 @@ fn app_env(store: Store, database_url: Option<&str>, secret_key: &str, proxy: bo
     }
     debug_assert!(store == Store::Memory || database_url.is_some());
     app
+}
+
+/// Sets the app's cache, always and explicitly (`QUOTES__CACHE__BACKEND`), with the URL of
+/// the managed Redis for `Redis`; any URL from the deploying shell goes otherwise, so that
+/// app.env says one thing. Returns the keys whose value from the shell was replaced.
+fn cache_env(app: &mut AppEnv, cache: Cache, redis_url: Option<&str>) -> Vec<&'static str> {
+    let before: Vec<Option<String>> = [CACHE_BACKEND, CACHE_REDIS_URL]
+        .iter()
+        .map(|k| app.get(k).map(str::to_owned))
+        .collect();
+    app.set(CACHE_BACKEND, cache.as_str());
+    match (cache, redis_url) {
+        (Cache::Redis, Some(url)) => app.set(CACHE_REDIS_URL, url),
+        _ => app.remove(CACHE_REDIS_URL),
+    }
+    debug_assert!(cache != Cache::Redis || redis_url.is_some());
+    [CACHE_BACKEND, CACHE_REDIS_URL]
+        .into_iter()
+        .zip(before)
+        .filter(|(key, before)| before.as_deref().is_some_and(|b| app.get(key) != Some(b)))
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// How long a replica may drain after SIGTERM: the app's own shutdown timeout, and a little.
@@ -601,9 +708,10 @@ impl Summary {
         println!();
         println!("quotes is up at http://127.0.0.1:{}/", s.public_port);
         println!(
-            "    release:  {} ({how}; store: {})",
+            "    release:  {} ({how}; store: {}; cache: {})",
             s.release,
-            s.store.describe()
+            s.store.describe(),
+            s.cache.as_str()
         );
         println!(
             "    logs:     {} (`{}`)",
@@ -758,6 +866,33 @@ mod tests {
         assert_eq!(env.get("QUOTES_STORE"), Some("memory"));
         assert_eq!(env.get("DATABASE_URL"), None);
         assert_eq!(grace(&env), Duration::from_secs(35));
+    }
+
+    #[test]
+    fn the_cache_is_always_said_and_only_redis_gets_a_url() {
+        let url = "redis://:pw@127.0.0.1:6390/0";
+        let mut env = AppEnv::default();
+        assert!(cache_env(&mut env, Cache::Redis, Some(url)).is_empty());
+        assert_eq!(env.get("QUOTES__CACHE__BACKEND"), Some("redis"));
+        assert_eq!(env.get("QUOTES__CACHE__REDIS_URL"), Some(url));
+        assert!(
+            cache_env(&mut env, Cache::Redis, Some(url)).is_empty(),
+            "same again"
+        );
+        for cache in [Cache::Memory, Cache::None] {
+            let mut env = AppEnv::default();
+            env.set("QUOTES__CACHE__REDIS_URL", "redis://elsewhere");
+            let replaced = cache_env(&mut env, cache, None);
+            assert_eq!(replaced, ["QUOTES__CACHE__REDIS_URL"]);
+            assert_eq!(env.get("QUOTES__CACHE__BACKEND"), Some(cache.as_str()));
+            assert_eq!(env.get("QUOTES__CACHE__REDIS_URL"), None);
+        }
+        let mut env = AppEnv::default();
+        env.set("QUOTES__CACHE__BACKEND", "none");
+        assert_eq!(
+            cache_env(&mut env, Cache::Memory, None),
+            ["QUOTES__CACHE__BACKEND"]
+        );
     }
 
     #[test]

@@ -8,12 +8,13 @@
 //! It deploys one process on the managed PostgreSQL (with a superuser from
 //! `QUOTES_SUPERUSER_*`), restarts the cluster by hand (`pg_ctl restart`, then a plain
 //! `pg_ctl stop` and `start` as after a reboot) and sees the site recover, adds a quote with
-//! `manage` and counts them with `manage dbshell`, deploys three replicas behind nginx (the
-//! superuser is left as it is, and deploy says so), logs in through nginx and sees the
-//! sign-in hold on every replica, then redeploys and rolls back while a bounded keep-alive
+//! `manage` and counts them with `manage dbshell`, deploys three replicas behind nginx with
+//! the cache in a managed Redis (`--cache redis`; the superuser is left as it is, and deploy
+//! says so), logs in through nginx and sees the sign-in hold on every replica, then
+//! redeploys (reusing that Redis) and rolls back while a bounded keep-alive
 //! load that never resends runs through nginx and counts every failed request of any kind
-//! (there must be none), then stops everything, starts it again with `start`, and stops it,
-//! checking that none of its processes is left. A guard stops and removes the directory (and
+//! (there must be none), then stops everything, starts it again with `start` (Redis too),
+//! and stops it, checking that none of its processes is left. A guard stops and removes the directory (and
 //! a cluster linked from it) whatever happens, keeping the logs under
 //! `target/xtask/deploy-e2e-logs/`.
 
@@ -33,7 +34,7 @@ use anyhow::{bail, ensure, Context, Result};
 
 use crate::{
     cmd,
-    deploy::{History, Layout, State, SYSTEM_DIR},
+    deploy::{Cache, History, Layout, State, SYSTEM_DIR},
     pg::{self, Bins, RunAs},
     steps::format_duration,
     sys,
@@ -160,8 +161,16 @@ pub fn run(root: &Path) -> Result<()> {
         "manage dbshell opened psql on the deployed database: {count}"
     );
 
-    println!("--- e2e: deploy --replicas 3 (nginx in front)");
-    let said = sandbox.output(&["deploy", "--port", &port_arg, "--replicas", "3"])?;
+    println!("--- e2e: deploy --replicas 3 --cache redis (nginx in front, a shared cache)");
+    let said = sandbox.output(&[
+        "deploy",
+        "--port",
+        &port_arg,
+        "--replicas",
+        "3",
+        "--cache",
+        "redis",
+    ])?;
     ensure!(
         said.contains(&format!("admin:    {} (log in at", SUPERUSER.0)),
         "the summary names the superuser"
@@ -172,6 +181,7 @@ pub fn run(root: &Path) -> Result<()> {
         "three replicas get nginx: {state:?}"
     );
     ensure!(state.replicas.len() == 3, "three replicas run: {state:?}");
+    let redis_pid = expect_redis(&layout, &state)?;
     for r in &state.replicas {
         ensure!(r.port != port, "replicas use internal ports: {state:?}");
         Site::new(r.port).get_ok("/readyz")?;
@@ -220,7 +230,15 @@ pub fn run(root: &Path) -> Result<()> {
     fabricate_previous(&layout, &state.release)?;
     let load = Load::start(port);
     let rolled = sandbox
-        .stream(&["deploy", "--port", &port_arg, "--replicas", "3"])
+        .stream(&[
+            "deploy",
+            "--port",
+            &port_arg,
+            "--replicas",
+            "3",
+            "--cache",
+            "redis",
+        ])
         .and_then(|()| sandbox.stream(&["rollback"]));
     let report = load.finish();
     rolled?;
@@ -263,12 +281,21 @@ pub fn run(root: &Path) -> Result<()> {
         site.total()? == FIXTURE_QUOTES + 1,
         "data survives redeploy and rollback"
     );
+    ensure!(
+        expect_redis(&layout, &state)? == redis_pid,
+        "the redeploy and the rollback reuse the running Redis (pid {redis_pid})"
+    );
 
     println!("--- e2e: status, logs, stop, start, stop");
     let status = sandbox.output(&["status"])?;
     ensure!(
         status.contains("3 running"),
         "status shows the replicas:\n{status}"
+    );
+    ensure!(
+        status.contains(&format!("redis:      running (pid {redis_pid})"))
+            && status.contains("answers PING"),
+        "status shows Redis answering:\n{status}"
     );
     sandbox.output(&["logs", "--lines", "3"])?;
     stop_all(&sandbox, &layout, &state, port)?;
@@ -278,6 +305,7 @@ pub fn run(root: &Path) -> Result<()> {
         state.replicas.len() == 3 && state.replicas.iter().all(|r| r.release == PREVIOUS),
         "start brings back the three replicas of the current release: {state:?}"
     );
+    expect_redis(&layout, &state)?;
     ensure!(
         site.total()? == FIXTURE_QUOTES + 1,
         "the data is there after stop and start"
@@ -331,10 +359,53 @@ fn read_state(layout: &Layout) -> Result<State> {
     State::read(layout)?.context("deploy wrote no state file")
 }
 
+/// The managed Redis runs, the state and the app's environment say so, and it answers
+/// PING with the password of the URL the replicas got; returns its pid.
+fn expect_redis(layout: &Layout, state: &State) -> Result<u32> {
+    ensure!(
+        state.cache == Cache::Redis,
+        "the state keeps the cache: {state:?}"
+    );
+    let env = fs::read_to_string(layout.app_env())?;
+    ensure!(
+        env.lines().any(|l| l == "QUOTES__CACHE__BACKEND=redis"),
+        "app.env sets the cache to redis"
+    );
+    let url = env
+        .lines()
+        .find_map(|l| l.strip_prefix("QUOTES__CACHE__REDIS_URL="))
+        .context("app.env has no QUOTES__CACHE__REDIS_URL")?;
+    let (password, port) = redis_url_parts(url).context("app.env's Redis URL is not ours")?;
+    crate::redis::ping(port, &password, Duration::from_secs(3))?;
+    let pid = redis_pid(layout).context("redis.pid names no process")?;
+    ensure!(
+        sys::is_alive(pid),
+        "redis-server (pid {pid}) is not running"
+    );
+    Ok(pid)
+}
+
+/// The password and port of `redis://:PASSWORD@127.0.0.1:PORT/0`.
+fn redis_url_parts(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("redis://:")?;
+    let (password, rest) = rest.rsplit_once('@')?;
+    let port = rest.strip_prefix("127.0.0.1:")?.strip_suffix("/0")?;
+    Some((password.to_owned(), port.parse().ok()?))
+}
+
+fn redis_pid(layout: &Layout) -> Option<u32> {
+    fs::read_to_string(layout.redis_pid_file())
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Every process of the deployment, children included: nginx's workers and PostgreSQL's
 /// background processes carry neither the deploy directory nor a pid file of their own.
 fn processes(layout: &Layout, state: &State) -> Vec<u32> {
     let mut pids: Vec<u32> = state.replicas.iter().map(|r| r.pid).collect();
+    pids.extend(redis_pid(layout));
     let postmaster = fs::read_to_string(layout.postgres_data().join("postmaster.pid"))
         .ok()
         .and_then(|t| t.lines().next()?.trim().parse().ok());
@@ -753,5 +824,15 @@ mod tests {
         assert_eq!(json_number(body, "page"), Some(1));
         assert_eq!(json_number(body, "missing"), None);
         assert_eq!(json_number(r#"{"total": 3}"#, "total"), Some(3));
+    }
+
+    #[test]
+    fn reads_the_password_and_port_of_a_redis_url() {
+        assert_eq!(
+            redis_url_parts("redis://:f00d@127.0.0.1:6390/0"),
+            Some(("f00d".to_owned(), 6390))
+        );
+        assert_eq!(redis_url_parts("redis://elsewhere:6379/0"), None);
+        assert_eq!(redis_url_parts("redis://:x@127.0.0.1:port/0"), None);
     }
 }

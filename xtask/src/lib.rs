@@ -1,5 +1,6 @@
 //! xtask's library: one module per task, and the parts tests elsewhere reuse (a throwaway
-//! PostgreSQL cluster in `pg`, for tests that must stop and start a database of their own).
+//! PostgreSQL cluster in `pg`, for tests that must stop and start a database of their own;
+//! finding and pinging `redis-server` in `redis`).
 
 pub mod bench;
 pub mod cmd;
@@ -10,6 +11,7 @@ pub mod e2e;
 pub mod manifests;
 pub mod pg;
 pub mod preflight;
+pub mod redis;
 pub mod scaffold;
 pub mod steps;
 pub mod sys;

@@ -54,6 +54,10 @@ enum Task {
         /// Where the quotes live.
         #[arg(long, value_enum, default_value = "postgres")]
         store: StoreArg,
+        /// The app's cache: none, in each process's memory, or one Redis that deploy runs
+        /// beside the replicas (redis-server, on 127.0.0.1 with a generated password).
+        #[arg(long, value_enum, default_value = "memory")]
+        cache: deploy::Cache,
         /// Deploy with deploy/compose.yaml instead (needs a running Docker engine).
         #[arg(long)]
         docker: bool,
@@ -73,7 +77,8 @@ enum Task {
         place: Place,
     },
     /// Start what the last deploy left running (after `stop` or a reboot): the database, the
-    /// current release's replicas and nginx, with the kept settings; builds nothing.
+    /// cache's Redis, the current release's replicas and nginx, with the kept settings; builds
+    /// nothing.
     Start {
         #[command(flatten)]
         place: Place,
@@ -83,7 +88,7 @@ enum Task {
         #[command(flatten)]
         place: Place,
     },
-    /// Show the deployed app's logs (or nginx's, PostgreSQL's, ...).
+    /// Show the deployed app's logs (or nginx's, PostgreSQL's, Redis's, ...).
     Logs {
         /// Which log.
         #[arg(value_enum, default_value = "app")]
@@ -97,7 +102,7 @@ enum Task {
         #[command(flatten)]
         place: Place,
     },
-    /// Stop the app, nginx and PostgreSQL that deploy started; data and releases stay.
+    /// Stop the app, nginx, Redis and PostgreSQL that deploy started; data and releases stay.
     Stop {
         #[command(flatten)]
         place: Place,
@@ -105,12 +110,21 @@ enum Task {
     /// Package the release binary for a production host in target/dist/: an archive (binary,
     /// config, systemd units, README) and a Debian package that installs them and a system user.
     Dist,
-    /// Measure the release binary's speed and memory on each store (wrk on 127.0.0.1);
-    /// writes target/bench/report.md. Measured, never asserted.
+    /// Measure the release binary side by side with actix-ref (a plain actix-web server) in
+    /// one run: PostgreSQL uncached and cached at 1,000 and 1,000,000 quotes, the memory store,
+    /// with wrk on 127.0.0.1; writes target/bench/report.md (ratios against their targets) and
+    /// target/bench/chart.svg. Measured, never asserted.
     Bench {
-        /// How long wrk loads each endpoint.
+        /// How long each wrk run loads one endpoint.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
         seconds: u64,
+        /// How many wrk runs per endpoint; the report gives their median.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=9))]
+        runs: u32,
+        /// actix-ref's directory [default: ../shared/bench/actix-ref beside the project,
+        /// skipped with a note when absent].
+        #[arg(long, value_name = "DIR")]
+        peer: Option<PathBuf>,
     },
     /// Write a working component crate (page, API, command, settings, store on memory and
     /// PostgreSQL with a migration, contract suite, tests, a browser scenario) and register
@@ -166,6 +180,7 @@ fn main() -> ExitCode {
             replicas,
             proxy,
             store,
+            cache,
             docker,
             port,
             db_port,
@@ -175,6 +190,7 @@ fn main() -> ExitCode {
                 replicas: usize::from(replicas),
                 proxy,
                 memory: matches!(store, StoreArg::Memory),
+                cache,
                 docker,
                 port,
                 db_port,
@@ -192,7 +208,18 @@ fn main() -> ExitCode {
         } => deploy::logs(&root, place.dir.as_deref(), which, lines, follow),
         Task::Stop { place } => deploy::stop(&root, place.dir.as_deref()),
         Task::Dist => xtask::dist::run(&root),
-        Task::Bench { seconds } => bench::run(&root, seconds),
+        Task::Bench {
+            seconds,
+            runs,
+            peer,
+        } => bench::run(
+            &root,
+            &bench::Options {
+                seconds,
+                runs,
+                peer,
+            },
+        ),
         Task::Manage { place, args } => deploy::manage(&root, place.dir.as_deref(), &args),
         Task::NewComponent { name } => new_component(&root, &name),
         Task::CheckDeploy => xtask::e2e::run(&root),
@@ -217,5 +244,39 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn deploy_cache(args: &[&str]) -> Option<deploy::Cache> {
+        let cli = Cli::try_parse_from(["cargo xtask", "deploy"].iter().chain(args)).ok()?;
+        match cli.task {
+            Task::Deploy { cache, .. } => Some(cache),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn deploy_caches_in_memory_unless_told() {
+        assert_eq!(deploy_cache(&[]), Some(deploy::Cache::Memory));
+        assert_eq!(
+            deploy_cache(&["--cache", "redis"]),
+            Some(deploy::Cache::Redis)
+        );
+        assert_eq!(
+            deploy_cache(&["--cache", "none"]),
+            Some(deploy::Cache::None)
+        );
+        assert_eq!(deploy_cache(&["--cache", "disk"]), None);
     }
 }

@@ -37,8 +37,8 @@ pub fn check(root: &Path, compose: &Path) -> Result<()> {
 }
 
 /// `docker-compose config` parses the file, interpolates it and checks it against the
-/// compose schema, all without an engine. The password is a placeholder: compose.yaml
-/// refuses to run without one.
+/// compose schema, all without an engine. The passwords are placeholders: compose.yaml
+/// refuses to run without them.
 fn check_compose(root: &Path, compose: &Path) -> Result<()> {
     let file = root.join("deploy").join("compose.yaml");
     let out = cmd::output(
@@ -50,11 +50,20 @@ fn check_compose(root: &Path, compose: &Path) -> Result<()> {
             .env("POSTGRES_PASSWORD", "placeholder-for-config-check")
             .env("SECRET_KEY", "placeholder-for-config-check")
             .env("GRAFANA_ADMIN_PASSWORD", "placeholder-for-config-check")
+            .env("REDIS_PASSWORD", "placeholder-for-config-check")
             .env_remove("DOCKER_HOST"),
     )
     .with_context(|| format!("{} does not pass `docker-compose config`", file.display()))?;
     let services: Vec<&str> = out.split_whitespace().collect();
-    for wanted in ["db", "prepare", "web", "nginx", "prometheus", "grafana"] {
+    for wanted in [
+        "db",
+        "prepare",
+        "redis",
+        "web",
+        "nginx",
+        "prometheus",
+        "grafana",
+    ] {
         if !services.contains(&wanted) {
             bail!(
                 "{}: no `{wanted}` service (has: {})",

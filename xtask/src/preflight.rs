@@ -1,6 +1,6 @@
-//! Preflight for `xtask test`: find PostgreSQL, Chromium, chromedriver, nginx and
-//! docker-compose, install what is missing when we can (root with apt-get), and check that
-//! browser and driver match. `deploy` installs its own needs through [`install`].
+//! Preflight for `xtask test`: find PostgreSQL, Chromium, chromedriver, redis-server, nginx
+//! and docker-compose, install what is missing when we can (root with apt-get), and check
+//! that browser and driver match. `deploy` installs its own needs through [`install`].
 
 use std::{
     env, fs,
@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use crate::{cmd, pg::Bins, steps::format_duration, sys};
+use crate::{cmd, pg::Bins, redis, steps::format_duration, sys};
 
 const BROWSERS: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
 
@@ -30,6 +30,8 @@ pub struct Tools {
     pub pg: Option<Bins>,
     pub chrome: PathBuf,
     pub chromedriver: PathBuf,
+    /// For the cache's tests, which start servers of their own (`REDIS_SERVER_BIN`).
+    pub redis: PathBuf,
     /// For the end-to-end deploy with replicas.
     pub nginx: PathBuf,
     /// For `docker-compose config`, which checks deploy/compose.yaml without an engine.
@@ -40,6 +42,7 @@ struct Found {
     pg: Option<Bins>,
     chrome: Option<PathBuf>,
     chromedriver: Option<PathBuf>,
+    redis: Option<PathBuf>,
     nginx: Option<PathBuf>,
     compose: Option<PathBuf>,
 }
@@ -67,6 +70,7 @@ impl Found {
             pg: if need_pg { Bins::find() } else { None },
             chrome: from_env_or_path("CHROME_BIN", &BROWSERS)?,
             chromedriver: from_env_or_path("CHROMEDRIVER_BIN", &["chromedriver"])?,
+            redis: redis::find()?,
             nginx: find_nginx(),
             compose: cmd::which("docker-compose"),
         })
@@ -92,6 +96,12 @@ impl Found {
                 package: "chromium-driver",
             });
         }
+        if self.redis.is_none() {
+            missing.push(Missing {
+                what: "redis-server",
+                package: redis::PACKAGE,
+            });
+        }
         if self.nginx.is_none() {
             missing.push(Missing {
                 what: "nginx",
@@ -110,7 +120,7 @@ impl Found {
 
 /// The program named by `var` if it is set (it must then exist), else the first of `names`
 /// on `PATH`.
-fn from_env_or_path(var: &str, names: &[&str]) -> Result<Option<PathBuf>> {
+pub(crate) fn from_env_or_path(var: &str, names: &[&str]) -> Result<Option<PathBuf>> {
     if let Some(value) = env::var_os(var).filter(|v| !v.is_empty()) {
         let path = PathBuf::from(value);
         let path = if path.components().count() == 1 {
@@ -158,6 +168,9 @@ pub fn run(root: &Path, need_pg: bool) -> Result<Tools> {
         "    chromedriver: {} (major {driver})",
         chromedriver.display()
     );
+    let redis = found.redis.with_context(redis::not_found)?;
+    let redis_version = redis::check_version(&redis)?;
+    println!("    redis:        {} ({redis_version})", redis.display());
     let nginx = found.nginx.context("nginx not found")?;
     let compose = found.compose.context("docker-compose not found")?;
     println!("    nginx:        {}", nginx.display());
@@ -166,6 +179,7 @@ pub fn run(root: &Path, need_pg: bool) -> Result<Tools> {
         pg: found.pg,
         chrome,
         chromedriver,
+        redis,
         nginx,
         compose,
     })
@@ -309,11 +323,15 @@ mod tests {
             pg: None,
             chrome: None,
             chromedriver: Some(PathBuf::from("/usr/bin/chromedriver")),
+            redis: None,
             nginx: None,
             compose: Some(PathBuf::from("/usr/bin/docker-compose")),
         };
         let packages: Vec<_> = found.missing(true).iter().map(|m| m.package).collect();
-        assert_eq!(packages, ["postgresql", "chromium", "nginx"]);
+        assert_eq!(
+            packages,
+            ["postgresql", "chromium", "redis-server", "nginx"]
+        );
         assert!(found
             .missing(false)
             .iter()

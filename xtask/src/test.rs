@@ -1,6 +1,10 @@
 //! `cargo xtask test`: preflight, fmt, clippy, tidy, the deploy files, a throwaway PostgreSQL,
 //! every test suite, and an end-to-end deploy.
 //!
+//! The test steps get the programs preflight found through the environment
+//! (`CHROME_BIN`, `CHROMEDRIVER_BIN`, `REDIS_SERVER_BIN`), so a test finds the very ones
+//! that were checked.
+//!
 //! There are no switches to skip the database or the browser: a test run without them would
 //! pass while proving nothing about them.
 
@@ -64,10 +68,11 @@ fn run_steps(root: &Path, steps: &mut Steps) -> Result<()> {
         (None, None) => bail!("no PostgreSQL server programs and no TEST_DATABASE_URL"),
     })?;
 
-    let test_env: [(&str, &OsStr); 3] = [
+    let test_env: [(&str, &OsStr); 4] = [
         ("TEST_DATABASE_URL", database_url.as_ref()),
         ("CHROME_BIN", tools.chrome.as_os_str()),
         ("CHROMEDRIVER_BIN", tools.chromedriver.as_os_str()),
+        (crate::redis::BIN_VAR, tools.redis.as_os_str()),
     ];
     let cargo_test = |args: &[&str]| -> Result<()> {
         let mut test = cmd::cargo();
@@ -102,7 +107,7 @@ fn run_steps(root: &Path, steps: &mut Steps) -> Result<()> {
     // with the other store left out.
     for store in ["store-memory", "store-pg"] {
         steps.run(&format!("test cli with {store} only"), || {
-            cli_with(&format!("{store},components"))
+            cli_with(&format!("{store},cache-memory,components"))
         })?;
     }
     // A component removed: the site serves whatever is left.

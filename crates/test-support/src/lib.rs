@@ -3,6 +3,7 @@
 
 mod browser;
 mod http;
+pub mod redis;
 mod sentry;
 
 pub use browser::{Browser, Page};

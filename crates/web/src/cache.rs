@@ -12,9 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use actix_web::http::header::{
-    self, EntityTag, Header as _, HttpDate, IfModifiedSince, IfNoneMatch,
-};
+use actix_web::http::header::{self, EntityTag, Header as _, IfModifiedSince, IfNoneMatch};
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
 
@@ -152,6 +150,7 @@ impl Validators {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header::HttpDate;
     use actix_web::test::TestRequest;
 
     fn validators() -> Validators {

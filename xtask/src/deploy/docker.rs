@@ -1,5 +1,6 @@
 //! `cargo xtask deploy --docker`: the same site through deploy/compose.yaml (PostgreSQL, a
-//! prepare job, the web replicas, nginx), for machines with a Docker engine. Without one it
+//! prepare job, the cache's Redis, the web replicas, nginx), for machines with a Docker
+//! engine. Without one it
 //! stops at once and says so: a Docker client alone cannot run containers.
 
 use std::{
@@ -26,8 +27,9 @@ pub fn deploy(layout: &Layout, opts: &Options) -> Result<()> {
     steps.finish(result)?;
     println!();
     println!(
-        "quotes is up at {url} (Docker: {} web replica(s) behind nginx, PostgreSQL in a volume)",
-        opts.replicas
+        "quotes is up at {url} (Docker: {} web replica(s) behind nginx, PostgreSQL in a volume, cache: {})",
+        opts.replicas,
+        opts.cache.as_str()
     );
     println!("    logs:  cargo xtask logs --follow (docker compose logs)");
     println!("    admin: none exists yet (quotes has no admin accounts)");
@@ -55,7 +57,9 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<()
     let id = release::release_id(&layout.root)?;
     steps.run_logged("compose up", &layout.log("docker.log"), || {
         let mut up = compose(layout, &id, opts.port)?;
-        up.args(["up", "-d", "--build", "--remove-orphans", "--scale"])
+        // compose.yaml always runs its Redis; the replicas use it with `--cache redis`.
+        up.env("QUOTES_CACHE_BACKEND", opts.cache.as_str())
+            .args(["up", "-d", "--build", "--remove-orphans", "--scale"])
             .arg(format!("web={}", opts.replicas));
         cmd::stream_logged(&mut up, &layout.log("docker.log"))
     })?;
@@ -76,6 +80,7 @@ fn deploy_steps(layout: &Layout, opts: &Options, steps: &mut Steps) -> Result<()
     State {
         release: id,
         store: Store::External,
+        cache: opts.cache,
         public_port: opts.port,
         proxy: true,
         scale: opts.replicas,
@@ -126,6 +131,7 @@ fn compose(layout: &Layout, commit: &str, port: u16) -> Result<Command> {
         bail!("neither `docker compose` nor `docker-compose` is installed (Debian: `apt-get install docker-compose`)");
     };
     let password = postgres::password(&layout.docker_password_file())?;
+    let redis_password = postgres::password(&layout.docker_redis_password_file())?;
     // The same kept key as the deploy without Docker; one in the environment wins.
     let secret_key = match std::env::var("SECRET_KEY") {
         Ok(key) if !key.is_empty() => key,
@@ -138,6 +144,7 @@ fn compose(layout: &Layout, commit: &str, port: u16) -> Result<Command> {
         .arg(layout.root.join("deploy").join("compose.yaml"))
         .args(["-p", PROJECT])
         .env("POSTGRES_PASSWORD", password)
+        .env("REDIS_PASSWORD", redis_password)
         .env("QUOTES_BUILD_COMMIT", commit)
         .env("QUOTES_PORT", port.to_string());
     Ok(command)

@@ -149,8 +149,39 @@ impl Layout {
         self.base.join("secrets").join("secret-key")
     }
 
+    /// `redis/` in the deploy directory: the cache server's configuration (which holds its
+    /// password, so the directory is private) and pid file; its working directory.
+    pub fn redis_dir(&self) -> PathBuf {
+        self.base.join("redis")
+    }
+
+    pub fn redis_conf(&self) -> PathBuf {
+        self.redis_dir().join("redis.conf")
+    }
+
+    pub fn redis_pid_file(&self) -> PathBuf {
+        self.redis_dir().join("redis.pid")
+    }
+
+    pub fn redis_log(&self) -> PathBuf {
+        self.log("redis.log")
+    }
+
+    /// The cache server's port, chosen once and reused by the next deploy and `start`.
+    pub fn redis_port_file(&self) -> PathBuf {
+        self.run_dir().join("redis.port")
+    }
+
+    pub fn redis_password_file(&self) -> PathBuf {
+        self.base.join("secrets").join("redis-password")
+    }
+
     pub fn docker_password_file(&self) -> PathBuf {
         self.base.join("secrets").join("docker-postgres-password")
+    }
+
+    pub fn docker_redis_password_file(&self) -> PathBuf {
+        self.base.join("secrets").join("docker-redis-password")
     }
 
     pub fn nginx_dir(&self) -> PathBuf {
@@ -172,7 +203,7 @@ impl Layout {
     }
 
     /// What the command line of each program of ours mentions (see `sys::is_ours`): the
-    /// binary's path for quotes, the config's for nginx, `-D` for PostgreSQL.
+    /// binary's path for quotes, the config's for nginx and redis, `-D` for PostgreSQL.
     pub fn quotes_marker(&self) -> PathBuf {
         self.releases()
     }
@@ -183,6 +214,10 @@ impl Layout {
 
     pub fn postgres_marker(&self) -> PathBuf {
         self.postgres_data()
+    }
+
+    pub fn redis_marker(&self) -> PathBuf {
+        self.redis_conf()
     }
 }
 

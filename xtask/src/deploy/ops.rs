@@ -12,8 +12,8 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use super::{
-    docker, get, grace, layout::Layout, nginx, postgres, release::Release, run, state::AppEnv,
-    History, Lock, State, Store,
+    docker, get, grace, layout::Layout, nginx, postgres, redis, release::Release, run,
+    state::AppEnv, Cache, History, Lock, State, Store,
 };
 use crate::sys;
 
@@ -26,6 +26,8 @@ pub enum LogKind {
     Nginx,
     /// The managed PostgreSQL cluster's server log.
     Postgres,
+    /// The managed Redis's log (`--cache redis`).
+    Redis,
     /// What `quotes migrate` and `quotes load-quotes` said at the last deploys.
     Prepare,
     /// cargo's output from the release builds.
@@ -40,6 +42,7 @@ impl LogKind {
             LogKind::App => &["quotes.log"],
             LogKind::Nginx => &["nginx-error.log", "nginx-access.log"],
             LogKind::Postgres => &["postgres.log"],
+            LogKind::Redis => &["redis.log"],
             LogKind::Prepare => &["prepare.log"],
             LogKind::Build => &["build.log"],
             LogKind::Apt => &["apt.log"],
@@ -58,6 +61,9 @@ pub fn status(root: &Path, dir: Option<&Path>) -> Result<()> {
         );
         if let Some(pid) = postgres::running_pid(&layout) {
             println!("postgres:   running (pid {pid}), left from an earlier deploy");
+        }
+        if let Some(pid) = redis::running_pid(&layout) {
+            println!("redis:      running (pid {pid}), left from an earlier deploy");
         }
         return Ok(());
     };
@@ -99,6 +105,24 @@ pub fn status(root: &Path, dir: Option<&Path>) -> Result<()> {
             postgres::public_address(env.get("DATABASE_URL").unwrap_or("?"))
         ),
         Store::Memory => {}
+    }
+    println!("cache:      {}", state.cache.describe());
+    let redis = redis::describe(&layout);
+    if state.cache == Cache::Redis || redis.pid.is_some() {
+        let port = redis.port.map_or("?".to_owned(), |p| p.to_string());
+        let answer = match &redis.answer {
+            Ok(()) => "answers PING".to_owned(),
+            Err(err) => format!("does not answer PING ({err})"),
+        };
+        match redis.pid {
+            Some(pid) if state.cache == Cache::Redis => {
+                println!("redis:      running (pid {pid}) on 127.0.0.1:{port}, {answer}")
+            }
+            Some(pid) => println!(
+                "redis:      running (pid {pid}) on 127.0.0.1:{port}, which the release does not use"
+            ),
+            None => println!("redis:      stopped (port {port})"),
+        }
     }
     match (state.proxy, state.nginx) {
         (true, Some(pid)) => println!(
@@ -142,7 +166,7 @@ pub fn status(root: &Path, dir: Option<&Path>) -> Result<()> {
 }
 
 /// Stops everything of this deploy directory: nginx first (no new requests), then each
-/// replica (SIGTERM, drain, exit), then PostgreSQL. Processes of ours the state file has
+/// replica (SIGTERM, drain, exit), then Redis and PostgreSQL. Processes of ours the state file has
 /// lost track of are found by name and path and stopped too, so none is left.
 pub fn stop(root: &Path, dir: Option<&Path>) -> Result<()> {
     let layout = Layout::new(root, dir);
@@ -208,6 +232,9 @@ pub fn stop(root: &Path, dir: Option<&Path>) -> Result<()> {
         ));
     }
 
+    if let Some(redis) = redis::stop_managed(&layout)? {
+        said.push(redis);
+    }
     if let Some(pg) = postgres::stop_managed(&layout)? {
         said.push(pg);
     }
@@ -329,6 +356,12 @@ pub fn manage(root: &Path, dir: Option<&Path>, args: &[String]) -> Result<()> {
         ),
         _ => {}
     }
+    if state.cache == Cache::Redis && redis::running_pid(&layout).is_none() {
+        eprintln!(
+            "note: the managed Redis is not running (stopped with `cargo xtask stop`?); `{}` starts it",
+            super::hint(&layout, "start")
+        );
+    }
     let mut command = run::app_command(&release, &env);
     command.args(args);
     let status = command
@@ -338,4 +371,43 @@ pub fn manage(root: &Path, dir: Option<&Path>, args: &[String]) -> Result<()> {
         bail!("`quotes {}` failed ({status})", args.join(" "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deployment whose replicas are gone but whose Redis runs: status reads it, stop
+    /// stops it and keeps the state's choice of cache for `start`.
+    #[test]
+    fn stop_stops_the_managed_redis() {
+        let bin = crate::redis::server().unwrap_or_else(|err| panic!("{err:#}"));
+        let base = std::env::temp_dir().join(format!("xtask-ops-test-{}", std::process::id()));
+        let layout = Layout::new(Path::new("/p"), Some(&base));
+        let state = State {
+            release: "r".into(),
+            store: Store::Memory,
+            cache: Cache::Redis,
+            public_port: 1,
+            proxy: false,
+            scale: 1,
+            docker: false,
+            nginx: None,
+            replicas: Vec::new(),
+        };
+        state.write(&layout).unwrap();
+        let stopped = (|| -> Result<()> {
+            redis::ensure_managed(&layout, &bin)?;
+            let pid = redis::running_pid(&layout).context("no redis after ensure_managed")?;
+            status(Path::new("/p"), Some(&base))?;
+            stop(Path::new("/p"), Some(&base))?;
+            assert!(!sys::is_alive(pid), "redis (pid {pid}) outlived stop");
+            Ok(())
+        })();
+        let _ = redis::stop_managed(&layout);
+        let kept = State::read(&layout).unwrap().unwrap();
+        fs::remove_dir_all(&base).unwrap();
+        stopped.unwrap_or_else(|err| panic!("{err:#}"));
+        assert_eq!(kept.cache, Cache::Redis);
+    }
 }

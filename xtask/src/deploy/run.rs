@@ -27,7 +27,7 @@ use super::{
     layout::Layout,
     nginx::{self, Nginx},
     release::Release,
-    state::{AppEnv, Replica, State, Store},
+    state::{AppEnv, Cache, Replica, State, Store},
 };
 use crate::{cmd, steps::format_duration, steps::print_tail, sys};
 
@@ -49,6 +49,8 @@ pub struct Target<'a> {
     pub proxy: bool,
     pub public_port: u16,
     pub store: Store,
+    /// Kept in the state, for `start` and `rollback`; the app learns it from `env`.
+    pub cache: Cache,
     pub env: &'a AppEnv,
     pub nginx: Option<&'a Path>,
     /// How long a replica may drain after SIGTERM before it is killed.
@@ -117,6 +119,7 @@ pub fn roll(layout: &Layout, state: &mut State, target: &Target) -> Result<()> {
     stop_strays(layout, state, target.grace)?;
     state.release = target.release.id.clone();
     state.store = target.store;
+    state.cache = target.cache;
     state.docker = false;
     let rolling = target.proxy
         && state.proxy

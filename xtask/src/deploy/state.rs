@@ -52,6 +52,46 @@ impl Store {
     }
 }
 
+/// Which cache the app runs with (`QUOTES__CACHE__BACKEND`); `--cache` of deploy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cache {
+    /// No cache: every read goes to the store.
+    None,
+    /// Each process caches in its own memory (the app's default).
+    #[default]
+    Memory,
+    /// One Redis that deploy runs beside the replicas, shared by all of them.
+    Redis,
+}
+
+impl Cache {
+    /// The name in the state file, and the app's `QUOTES__CACHE__BACKEND`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cache::None => "none",
+            Cache::Memory => "memory",
+            Cache::Redis => "redis",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Cache> {
+        match text {
+            "none" => Some(Cache::None),
+            "memory" => Some(Cache::Memory),
+            "redis" => Some(Cache::Redis),
+            _ => None,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Cache::None => "none",
+            Cache::Memory => "memory (each process its own)",
+            Cache::Redis => "Redis (managed by deploy, shared by the replicas)",
+        }
+    }
+}
+
 /// One `quotes serve` process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replica {
@@ -66,6 +106,8 @@ pub struct State {
     /// The release the last deploy or rollback asked for.
     pub release: String,
     pub store: Store,
+    /// A state written before there was a choice says nothing: the app's default, memory.
+    pub cache: Cache,
     /// Where the site is served: nginx's port with the proxy, else the one replica's.
     pub public_port: u16,
     pub proxy: bool,
@@ -84,6 +126,7 @@ impl State {
         );
         text += &format!("release={}\n", self.release);
         text += &format!("store={}\n", self.store.as_str());
+        text += &format!("cache={}\n", self.cache.as_str());
         text += &format!("public_port={}\n", self.public_port);
         text += &format!("proxy={}\n", yes_no(self.proxy));
         text += &format!("scale={}\n", self.scale);
@@ -100,6 +143,7 @@ impl State {
     pub fn parse(text: &str) -> Result<State> {
         let mut release = None;
         let mut store = None;
+        let mut cache = Cache::default();
         let mut public_port = None;
         let mut proxy = false;
         let mut scale = 1;
@@ -116,6 +160,7 @@ impl State {
             match key {
                 "release" => release = Some(value.to_owned()),
                 "store" => store = Some(Store::parse(value).with_context(bad)?),
+                "cache" => cache = Cache::parse(value).with_context(bad)?,
                 "public_port" => public_port = Some(value.parse().ok().with_context(bad)?),
                 "proxy" => proxy = value == "yes",
                 "scale" => scale = value.parse().ok().filter(|&n| n > 0).with_context(bad)?,
@@ -136,6 +181,7 @@ impl State {
         Ok(State {
             release: release.context("no release= line")?,
             store: store.context("no store= line")?,
+            cache,
             public_port: public_port.context("no public_port= line")?,
             proxy,
             scale,
@@ -280,7 +326,7 @@ pub struct AppEnv {
 
 impl AppEnv {
     pub fn set(&mut self, key: &str, value: &str) {
-        self.vars.retain(|(k, _)| k != key);
+        self.remove(key);
         self.vars.push((key.to_owned(), value.to_owned()));
     }
 
@@ -327,6 +373,10 @@ impl AppEnv {
     pub fn write(&self, layout: &Layout) -> Result<()> {
         write_atomically(&layout.app_env(), &self.to_text()?, 0o600)
     }
+
+    pub fn remove(&mut self, key: &str) {
+        self.vars.retain(|(k, _)| k != key);
+    }
 }
 
 #[cfg(test)]
@@ -338,6 +388,7 @@ mod tests {
         let state = State {
             release: "0123456789ab-dirty".into(),
             store: Store::Managed,
+            cache: Cache::Redis,
             public_port: 8000,
             proxy: true,
             scale: 2,
@@ -365,6 +416,17 @@ mod tests {
         assert_eq!(err.to_string(), "line 2: \"store=mongo\"");
         let err = State::parse("release=x\nstore=memory\n").unwrap_err();
         assert_eq!(err.to_string(), "no public_port= line");
+        let err = State::parse("release=x\nstore=memory\ncache=disk\n").unwrap_err();
+        assert_eq!(err.to_string(), "line 3: \"cache=disk\"");
+    }
+
+    #[test]
+    fn a_state_from_before_the_cache_choice_has_the_apps_default() {
+        let state = State::parse("release=x\nstore=memory\npublic_port=8000\n").unwrap();
+        assert_eq!(state.cache, Cache::Memory);
+        for cache in [Cache::None, Cache::Memory, Cache::Redis] {
+            assert_eq!(Cache::parse(cache.as_str()), Some(cache));
+        }
     }
 
     fn history(ids: &[&str]) -> History {
