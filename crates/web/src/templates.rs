@@ -71,7 +71,8 @@ impl Templates {
             slot.1.clone_from(source);
         }
         let mut tera = Tera::default();
-        tera.set_escape_fn(escape_html);
+        tera.autoescape_on([".html"]);
+        tera.set_escape_fn(escape_into);
         tera.add_raw_templates(sources)
             .map_err(|e| anyhow::anyhow!("{:#}", ErrorChain(&e)))
             .context("compiling the templates")?;
@@ -154,7 +155,7 @@ impl Templates {
     ) -> Result<Spliced, AppError> {
         // A marker no template writes and no escaped value can contain (a NUL).
         const MARKER: &str = "\0slot\0";
-        ctx.insert(slot, MARKER);
+        ctx.insert(slot.to_owned(), MARKER);
         let page = self.render_to_string(name, ctx)?;
         let Some(at) = page.find(MARKER) else {
             return Err(AppError::internal(format!(
@@ -199,29 +200,33 @@ impl MessageBody for Spliced {
     }
 }
 
-/// Escapes what HTML text and attribute values need. Tera's default also escapes `/`,
-/// which only makes links unreadable in the page source. One pass over the bytes: runs of
-/// plain text are copied whole, and a value with nothing to escape is copied once.
-fn escape_html(input: &str) -> String {
+/// Escapes what HTML text and attribute values need, straight into the page being
+/// rendered. Tera's default also escapes `/`, which only makes links unreadable in the page
+/// source. One pass over the bytes: runs of plain text are written whole.
+fn escape_into(input: &str, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let bytes = input.as_bytes();
-    let mut out = String::with_capacity(input.len() + 16);
     let mut plain = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let entity = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            b'\'' => "&#x27;",
+        let entity: &[u8] = match b {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'"' => b"&quot;",
+            b'\'' => b"&#x27;",
             _ => continue,
         };
-        // `i` is at an ASCII byte, so both slices end on character boundaries.
-        out.push_str(&input[plain..i]);
-        out.push_str(entity);
+        out.write_all(&bytes[plain..i])?;
+        out.write_all(entity)?;
         plain = i + 1;
     }
-    out.push_str(&input[plain..]);
-    out
+    out.write_all(&bytes[plain..])
+}
+
+#[cfg(test)]
+fn escape_html(input: &str) -> String {
+    let mut out = Vec::new();
+    escape_into(input, &mut out).expect("writing to a Vec");
+    String::from_utf8(out).expect("escaping keeps UTF-8")
 }
 
 #[cfg(test)]
