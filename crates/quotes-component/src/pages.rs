@@ -227,38 +227,37 @@ pub(crate) async fn list(
     let request = query.parse(default_per_page)?;
     let cursor = query.cursor()?;
     let day = day_seed();
-    let version = version(&state).await?;
-    let tag = version_tag(&version);
-    // The page shows the quotes, the quote of the day, who is signed in and the release.
-    let last_modified = changed_at(&version).max(Some(day_start()));
-    let validators = Validators::new(
-        [
-            b"quotes/list".as_slice(),
-            tag.as_bytes(),
-            &day.to_le_bytes(),
-            &viewer(&req).to_le_bytes(),
-            t.release().as_bytes(),
-        ],
-        last_modified,
-    );
-    if validators.fresh(&req) {
-        return Ok(validators.not_modified(true));
+    // The version first when it can spare the work: a client's copy may be current, or
+    // the cache may hold the body. Otherwise the listing brings it along.
+    let known = if state.cache.is_some() || Validators::asked(&req) {
+        Some(version(&state).await?)
+    } else {
+        None
+    };
+    let key = |v: &StoreStats| {
+        format!(
+            "quotes:list:{:x}:{}:{day}:{}:{}:{}",
+            digest([LIST_BODY.as_bytes(), t.release().as_bytes()]),
+            version_tag(v),
+            request.page(),
+            request.per_page(),
+            cursor_key(cursor),
+        )
+    };
+    let mut body = None;
+    if let Some(v) = &known {
+        let validators = list_validators(&req, &t, v, day);
+        if validators.fresh(&req) {
+            return Ok(validators.not_modified(true));
+        }
+        body = state.cached(&key(v)).await;
     }
-    let key = format!(
-        "quotes:list:{:x}:{tag}:{day}:{}:{}:{}",
-        digest([LIST_BODY.as_bytes(), t.release().as_bytes()]),
-        request.page(),
-        request.per_page(),
-        cursor_key(cursor),
-    );
-    let body = match state.cached(&key).await {
-        Some(body) => body,
-        None => {
-            let (page, featured) = blocking(&state, move |s| {
-                Ok((read_page(s, request, cursor)?, s.pick(day)?))
-            })
-            .await?;
-            let page = in_range(page)?;
+    let (version, body) = match (known, body) {
+        (Some(v), Some(body)) => (v, body),
+        (known, _) => {
+            let listing = blocking(&state, move |s| s.listing(request, cursor, day)).await?;
+            let version = known.unwrap_or(listing.stats);
+            let page = in_range(listing.page)?;
             let mut pager = Pager::new(
                 "/quotes",
                 page.page,
@@ -273,17 +272,31 @@ pub(crate) async fn list(
             let mut ctx = web::tera::Context::new();
             ctx.insert("pager", &pager);
             ctx.insert("quotes", &rows);
-            ctx.insert("featured", &featured);
+            ctx.insert("featured", &listing.featured);
             let body = Bytes::from(t.render_to_string("quotes/list_body.html", &ctx)?);
-            state.keep(key, body.clone()).await;
-            body
+            state.keep(key(&version), body.clone()).await;
+            (version, body)
         }
     };
     let mut ctx = t.context(&req);
     let page = t.render_around("quotes/list.html", &mut ctx, "body", body)?;
     let mut response = HttpResponse::Ok();
-    validators.apply(&mut response, true);
+    list_validators(&req, &t, &version, day).apply(&mut response, true);
     Ok(response.content_type(ContentType::html()).body(page))
+}
+
+/// The page shows the quotes, the quote of the day, who it is for and the release.
+fn list_validators(req: &HttpRequest, t: &Templates, version: &StoreStats, day: u64) -> Validators {
+    Validators::new(
+        [
+            b"quotes/list".as_slice(),
+            version_tag(version).as_bytes(),
+            &day.to_le_bytes(),
+            &viewer(req).to_le_bytes(),
+            t.release().as_bytes(),
+        ],
+        changed_at(version).max(Some(day_start())),
+    )
 }
 
 /// Midnight UTC today: the quote of the day changed then.

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use quotes_core::{
-    Cursor, LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteQuery, QuoteStore,
-    StoreError, StoreStats,
+    Cursor, Listing, LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteQuery,
+    QuoteStore, StoreError, StoreStats,
 };
 
 pub(crate) struct Watched {
@@ -43,6 +43,13 @@ impl Watched {
         }
     }
 
+    fn remember(&self, stats: StoreStats) {
+        if !self.recheck.is_zero() {
+            *self.last.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some((stats, Instant::now()));
+        }
+    }
+
     fn forget(&self) {
         *self.last.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
@@ -70,11 +77,19 @@ impl QuoteStore for Watched {
 
     fn stats(&self) -> Result<StoreStats, StoreError> {
         let stats = self.inner.stats()?;
-        if !self.recheck.is_zero() {
-            *self.last.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some((stats, Instant::now()));
-        }
+        self.remember(stats);
         Ok(stats)
+    }
+
+    fn listing(
+        &self,
+        page: PageRequest,
+        cursor: Option<Cursor>,
+        featured: u64,
+    ) -> Result<Listing, StoreError> {
+        let listing = self.inner.listing(page, cursor, featured)?;
+        self.remember(listing.stats);
+        Ok(listing)
     }
 
     fn insert(&self, quote: NewQuote) -> Result<Quote, StoreError> {

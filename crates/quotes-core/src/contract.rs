@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use chrono::Utc;
 
 use crate::{
-    Cursor, NewQuote, PageRequest, QuoteId, QuoteOrder, QuoteQuery, QuoteStore, StoreError,
+    Cursor, Listing, NewQuote, PageRequest, QuoteId, QuoteOrder, QuoteQuery, QuoteStore, StoreError,
 };
 
 /// Expands to one `#[test]` per contract case; `$make` is evaluated afresh for each test and
@@ -48,7 +48,8 @@ macro_rules! quote_store_contract {
             list_pages_from_either_end_with_gaps,
             list_from_pages_by_keyset,
             stats_follow_every_write_and_only_writes,
-            pick_skips_gaps_in_the_ids
+            pick_skips_gaps_in_the_ids,
+            listing_reads_stats_page_and_pick_together
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -619,4 +620,31 @@ pub fn pick_skips_gaps_in_the_ids(s: &dyn QuoteStore) {
         .map(|seed| s.pick(seed).unwrap().expect("a quote").id)
         .collect();
     assert_eq!(picked, HashSet::from([ids[1], ids[4]]));
+}
+
+pub fn listing_reads_stats_page_and_pick_together(s: &dyn QuoteStore) {
+    let ids: Vec<_> = (0..7)
+        .map(|i| s.insert(nq(&format!("q{i}"), "a")).unwrap().id)
+        .collect();
+    let ids_of = |l: &Listing| l.page.items.iter().map(|q| q.id).collect::<Vec<_>>();
+    let by_number = s.listing(page(2, 3), None, 11).unwrap();
+    assert_eq!(by_number.stats, s.stats().unwrap());
+    assert_eq!(by_number.page, s.list(page(2, 3)).unwrap());
+    assert_eq!(by_number.featured, s.pick(11).unwrap());
+    let after = s
+        .listing(page(2, 3), Some(Cursor::After(ids[1])), 11)
+        .unwrap();
+    assert_eq!(ids_of(&after), ids[2..5], "the cursor wins over the number");
+    assert_eq!((after.page.page, after.page.total), (2, 7));
+    let before = s
+        .listing(page(2, 3), Some(Cursor::Before(ids[6])), 0)
+        .unwrap();
+    assert_eq!(ids_of(&before), ids[3..6]);
+    // A cursor past the end (the quotes after it were deleted) falls back to the number.
+    let stale = s
+        .listing(page(3, 3), Some(Cursor::After(ids[6])), 0)
+        .unwrap();
+    assert_eq!(ids_of(&stale), ids[6..]);
+    let empty_store_page = s.listing(page(9, 3), None, 0).unwrap();
+    assert!(empty_store_page.page.is_out_of_range());
 }

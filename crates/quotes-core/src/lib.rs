@@ -14,6 +14,6 @@ pub use quote::{
     normalize_whitespace, Author, Invalid, NewQuote, Quote, QuoteId, QuoteText, Source,
 };
 pub use store::{
-    Cursor, LoadReport, Page, PageRequest, QuoteOrder, QuoteQuery, QuoteStore, StoreError,
+    Cursor, Listing, LoadReport, Page, PageRequest, QuoteOrder, QuoteQuery, QuoteStore, StoreError,
     StoreStats, MAX_PER_PAGE,
 };

@@ -145,6 +145,15 @@ pub enum Cursor {
     Before(QuoteId),
 }
 
+/// What a listing page shows, read together: the store's stats, a page of quotes, and
+/// the quote a seed picks (the quote of the day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub stats: StoreStats,
+    pub page: Page<Quote>,
+    pub featured: Option<Quote>,
+}
+
 /// What loading a batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LoadReport {
@@ -195,6 +204,36 @@ pub trait QuoteStore: Send + Sync {
     /// Up to `per_page` quotes in id order next to `cursor`: the first ones after it, or
     /// the last ones before it. Its cost does not depend on where the cursor lies.
     fn list_from(&self, cursor: Cursor, per_page: u32) -> Result<Vec<Quote>, StoreError>;
+
+    /// A listing page in one go: the stats, the page after `cursor` when there is one and
+    /// it lands inside the listing (else the page by its number; the total is the stats'
+    /// count), and the quote `featured` picks. A store that can answer on one connection
+    /// overrides it.
+    fn listing(
+        &self,
+        page: PageRequest,
+        cursor: Option<Cursor>,
+        featured: u64,
+    ) -> Result<Listing, StoreError> {
+        let stats = self.stats()?;
+        let mut items = match cursor {
+            Some(cursor) => self.list_from(cursor, page.per_page())?,
+            None => Vec::new(),
+        };
+        if items.is_empty() {
+            items = self.list(page)?.items;
+        }
+        Ok(Listing {
+            stats,
+            page: Page {
+                items,
+                page: page.page(),
+                per_page: page.per_page(),
+                total: stats.count,
+            },
+            featured: self.pick(featured)?,
+        })
+    }
 
     /// How many quotes there are and the store's version, without counting them.
     fn stats(&self) -> Result<StoreStats, StoreError>;

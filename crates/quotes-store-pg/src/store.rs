@@ -6,7 +6,7 @@ use db::{Database, Fault, PgError};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use quotes_core::{
-    Cursor, Invalid, LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteOrder,
+    Cursor, Invalid, Listing, LoadReport, NewQuote, Page, PageRequest, Quote, QuoteId, QuoteOrder,
     QuoteQuery, QuoteStore, StoreError, StoreStats,
 };
 
@@ -104,59 +104,47 @@ impl QuoteStore for PgStore {
     fn list(&self, page: PageRequest) -> Result<Page<Quote>, StoreError> {
         let mut conn = self.conn()?;
         let stats = self.read_stats(&mut conn)?;
-        let total = stats.count;
-        let offset = page.offset();
-        let per_page = u64::from(page.per_page());
-        // Walk from the nearer end: the first and the last pages cost the same at a
-        // thousand quotes and at a million. The total comes from `quotes_stats`, so a
-        // write between the two statements can shift a page by a row, never break it.
-        let rows: Vec<QuoteRow> = if offset >= total {
-            Vec::new()
-        } else if offset <= total / 2 {
-            diesel::sql_query(statements::PAGE_FORWARD)
-                .bind::<BigInt, _>(as_i64(per_page))
-                .bind::<BigInt, _>(as_i64(offset))
-                .load(&mut conn)
-                .map_err(|e| self.error(e))?
-        } else {
-            let end = (offset + per_page).min(total);
-            diesel::sql_query(statements::PAGE_BACKWARD)
-                .bind::<BigInt, _>(as_i64(end - offset))
-                .bind::<BigInt, _>(as_i64(total - end))
-                .load(&mut conn)
-                .map_err(|e| self.error(e))?
-        };
-        let items = rows
-            .into_iter()
-            .map(|row| self.to_quote(row))
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            page: page.page(),
-            per_page: page.per_page(),
-            total,
-        })
+        self.list_on(&mut conn, page, stats.count)
     }
 
     fn list_from(&self, cursor: Cursor, per_page: u32) -> Result<Vec<Quote>, StoreError> {
-        let (sql, id) = match cursor {
-            Cursor::After(id) => (statements::AFTER, id),
-            Cursor::Before(id) => (statements::BEFORE, id),
-        };
         let mut conn = self.conn()?;
-        let rows: Vec<QuoteRow> = diesel::sql_query(sql)
-            .bind::<BigInt, _>(id.0)
-            .bind::<BigInt, _>(i64::from(per_page))
-            .load(&mut conn)
-            .map_err(|e| self.error(e))?;
-        rows.into_iter().map(|row| self.to_quote(row)).collect()
+        self.list_from_on(&mut conn, cursor, per_page)
+    }
+
+    fn listing(
+        &self,
+        page: PageRequest,
+        cursor: Option<Cursor>,
+        featured: u64,
+    ) -> Result<Listing, StoreError> {
+        // One connection for all three, so one checkout.
+        let mut conn = self.conn()?;
+        let stats = self.read_stats(&mut conn)?;
+        let mut items = match cursor {
+            Some(cursor) => self.list_from_on(&mut conn, cursor, page.per_page())?,
+            None => Vec::new(),
+        };
+        if items.is_empty() {
+            items = self.list_on(&mut conn, page, stats.count)?.items;
+        }
+        let featured = self.pick_on(&mut conn, featured)?;
+        Ok(Listing {
+            stats,
+            page: Page {
+                items,
+                page: page.page(),
+                per_page: page.per_page(),
+                total: stats.count,
+            },
+            featured,
+        })
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {
         let mut conn = self.conn()?;
         self.read_stats(&mut conn)
     }
-
     fn insert(&self, quote: NewQuote) -> Result<Quote, StoreError> {
         let mut conn = self.conn()?;
         let row = diesel::insert_into(quotes::table)
@@ -192,15 +180,8 @@ impl QuoteStore for PgStore {
     }
 
     fn pick(&self, seed: u64) -> Result<Option<Quote>, StoreError> {
-        // The seed goes in as text and becomes `numeric`, because PostgreSQL has no
-        // unsigned 64-bit type.
         let mut conn = self.conn()?;
-        let row = diesel::sql_query(statements::PICK)
-            .bind::<Text, _>(seed.to_string())
-            .get_result::<QuoteRow>(&mut conn)
-            .optional()
-            .map_err(|e| self.error(e))?;
-        row.map(|row| self.to_quote(row)).transpose()
+        self.pick_on(&mut conn, seed)
     }
 
     fn get_or_create_all(&self, batch: &[NewQuote]) -> Result<LoadReport, StoreError> {
@@ -379,6 +360,77 @@ pub mod statements {
 }
 
 impl PgStore {
+    /// A page by number, `total` quotes in all, on `conn`.
+    fn list_on(
+        &self,
+        conn: &mut db::Conn,
+        page: PageRequest,
+        total: u64,
+    ) -> Result<Page<Quote>, StoreError> {
+        let offset = page.offset();
+        let per_page = u64::from(page.per_page());
+        // Walk from the nearer end: the first and the last pages cost the same at a
+        // thousand quotes and at a million. The total comes from `quotes_stats`, so a
+        // write between the two statements can shift a page by a row, never break it.
+        let rows: Vec<QuoteRow> = if offset >= total {
+            Vec::new()
+        } else if offset <= total / 2 {
+            diesel::sql_query(statements::PAGE_FORWARD)
+                .bind::<BigInt, _>(as_i64(per_page))
+                .bind::<BigInt, _>(as_i64(offset))
+                .load(conn)
+                .map_err(|e| self.error(e))?
+        } else {
+            let end = (offset + per_page).min(total);
+            diesel::sql_query(statements::PAGE_BACKWARD)
+                .bind::<BigInt, _>(as_i64(end - offset))
+                .bind::<BigInt, _>(as_i64(total - end))
+                .load(conn)
+                .map_err(|e| self.error(e))?
+        };
+        let items = rows
+            .into_iter()
+            .map(|row| self.to_quote(row))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            page: page.page(),
+            per_page: page.per_page(),
+            total,
+        })
+    }
+
+    /// Up to `per_page` quotes next to `cursor`, on `conn`.
+    fn list_from_on(
+        &self,
+        conn: &mut db::Conn,
+        cursor: Cursor,
+        per_page: u32,
+    ) -> Result<Vec<Quote>, StoreError> {
+        let (sql, id) = match cursor {
+            Cursor::After(id) => (statements::AFTER, id),
+            Cursor::Before(id) => (statements::BEFORE, id),
+        };
+        let rows: Vec<QuoteRow> = diesel::sql_query(sql)
+            .bind::<BigInt, _>(id.0)
+            .bind::<BigInt, _>(i64::from(per_page))
+            .load(conn)
+            .map_err(|e| self.error(e))?;
+        rows.into_iter().map(|row| self.to_quote(row)).collect()
+    }
+
+    /// The quote `seed` picks, on `conn`.
+    fn pick_on(&self, conn: &mut db::Conn, seed: u64) -> Result<Option<Quote>, StoreError> {
+        // The seed goes in as text and becomes `numeric`, because PostgreSQL has no
+        // unsigned 64-bit type.
+        let row = diesel::sql_query(statements::PICK)
+            .bind::<Text, _>(seed.to_string())
+            .get_result::<QuoteRow>(conn)
+            .optional()
+            .map_err(|e| self.error(e))?;
+        row.map(|row| self.to_quote(row)).transpose()
+    }
+
     fn read_stats(&self, conn: &mut db::Conn) -> Result<StoreStats, StoreError> {
         #[derive(QueryableByName)]
         struct Row {

@@ -101,6 +101,14 @@ impl Validators {
         }
     }
 
+    /// True when the request asks whether its copy is current (`If-None-Match` or
+    /// `If-Modified-Since`): only then is it worth finding the validators before the answer.
+    pub fn asked(req: &HttpRequest) -> bool {
+        let headers = req.headers();
+        headers.contains_key(header::IF_NONE_MATCH)
+            || headers.contains_key(header::IF_MODIFIED_SINCE)
+    }
+
     /// True when the client's copy is current: its `If-None-Match` names this ETag or,
     /// without `If-None-Match`, its `If-Modified-Since` is no earlier than the last change.
     pub fn fresh(&self, req: &HttpRequest) -> bool {

@@ -84,6 +84,12 @@ fn listings_take_the_same_statements_at_ten_and_ten_thousand_quotes() {
             }),
             statements(&db, || assert_eq!(db.stats().unwrap().count, size as u64)),
             statements(&db, || drop(db.pick(12345).unwrap().unwrap())),
+            // What /quotes reads: the stats, the page and the quote of the day, on one
+            // connection.
+            statements(&db, || {
+                let listing = db.listing(page(last, 50), None, 7).unwrap();
+                assert!(listing.featured.is_some() && !listing.page.items.is_empty());
+            }),
         ];
         assert_eq!(
             costs,
@@ -93,7 +99,8 @@ fn listings_take_the_same_statements_at_ten_and_ten_thousand_quotes() {
                 CHECKOUT + 1,
                 CHECKOUT + 1,
                 CHECKOUT + 1,
-                CHECKOUT + 1
+                CHECKOUT + 1,
+                CHECKOUT + 3
             ],
             "at {size} quotes"
         );
