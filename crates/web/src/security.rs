@@ -86,10 +86,13 @@ impl SecretKey {
     }
 }
 
-/// `N` bytes from the operating system's random number generator.
+/// `N` bytes from this thread's cryptographically secure generator (ChaCha12, seeded and
+/// reseeded from the operating system): every anonymous visitor's CSRF binding needs some,
+/// and a system call per request was a visible part of a small answer's cost.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
+    use rand::RngCore as _;
     let mut bytes = [0; N];
-    getrandom::fill(&mut bytes).expect("the operating system gives random numbers");
+    rand::rng().fill_bytes(&mut bytes);
     bytes
 }
 
