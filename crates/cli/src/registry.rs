@@ -20,6 +20,8 @@ pub fn installed() -> Vec<Box<dyn Component>> {
         Box::new(cache::CacheComponent),
         #[cfg(feature = "quotes")]
         Box::new(quotes_component::Quotes),
+        #[cfg(feature = "wiki")]
+        Box::new(wiki_adapter::WikiComponent),
         // `cargo xtask new-component NAME` adds its line above this one.
     ]
 }

@@ -214,8 +214,9 @@ pub const CSRF_COOKIE: &str = "quotes_csrf";
 /// The form field and header that carry a token.
 pub const CSRF_FIELD: &str = "csrf_token";
 const CSRF_HEADER: &str = "x-csrf-token";
-/// The most of a form the check reads to find its token.
-const FORM_LIMIT: usize = 256 * 1024;
+/// The largest form a handler may take (and the check reads to find its token): a wiki
+/// page's 500 KB of content, URL-encoded, fits.
+pub const FORM_LIMIT: usize = 2 * 1024 * 1024;
 /// The same for a form with files (an upload): they are read whole, then handed on.
 pub const MULTIPART_LIMIT: usize = 8 * 1024 * 1024;
 

@@ -141,6 +141,7 @@ pub fn serve(
             )
             .app_data(
                 web::FormConfig::default()
+                    .limit(crate::security::FORM_LIMIT)
                     .error_handler(|e, _| AppError::bad_request(e.to_string()).into()),
             )
             .wrap(middleware::from_fn(move |req, end| {

@@ -1,1 +1,166 @@
-//! wiki-adapter: the wiki, as a `web::Component` (its pages arrive with the wiki issue).
+//! wiki-adapter: the wiki component. Pages in a hierarchy of slugs (`/wiki/`,
+//! `/wiki/tactics/terrain/`), Markdown rendered and sanitised once per revision, wiki links
+//! that show red when their page is missing, every save a revision, a diff between any two,
+//! revert, and edits that never lose text: an edit made from an old revision is merged
+//! three-way with what was saved meanwhile, or shown as a conflict to resolve. Anyone
+//! reads; signed-in users write (`[wiki] anonymous_write = true` lets anyone, recording
+//! their address). `GET /api/wiki/pages/{path}` gives a page as JSON.
+//!
+//! Architecture invariant: handlers see `Arc<dyn WikiStore>` only; `open_store` is the one
+//! place that names a concrete store or checks this crate's `memory` and `pg` features.
+
+#[cfg(feature = "contract-tests")]
+pub mod contract;
+pub mod markdown;
+#[cfg(feature = "memory")]
+pub mod memory;
+pub mod merge;
+mod pages;
+pub mod path;
+#[cfg(feature = "pg")]
+pub mod pg;
+mod store;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use web::actix_web::web::{get, post, Data};
+use web::actix_web::HttpRequest;
+use web::admin::LoginUrl;
+use web::{Component, Context, NavLink, Routes, Running, StaticFile};
+
+pub use path::WikiPath;
+pub use store::{
+    HistoryEntry, NewRevision, PageInfo, Revision, WikiError, WikiStore, MAX_CONTENT, MAX_MESSAGE,
+    MAX_TITLE,
+};
+
+/// The component, as the registry in `cli` lists it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WikiComponent;
+
+/// `[wiki]` in the settings (`QUOTES__WIKI__ANONYMOUS_WRITE=true`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WikiSettings {
+    /// Whether visitors who are not signed in may create and edit pages (their address is
+    /// kept with each revision). Off by default, as django-wiki's `ANONYMOUS_WRITE`.
+    pub anonymous_write: bool,
+}
+
+impl Component for WikiComponent {
+    fn name(&self) -> &'static str {
+        "wiki"
+    }
+
+    fn start(&self, ctx: &mut Context<'_>) -> anyhow::Result<Box<dyn Running>> {
+        let settings: WikiSettings = ctx.settings()?;
+        let login_url = ctx.resource::<LoginUrl>().map(|l| l.0);
+        Ok(Box::new(
+            Wiki::new(open_store(ctx)?, settings).with_login(login_url),
+        ))
+    }
+}
+
+/// The store for the site's backend.
+fn open_store(ctx: &Context<'_>) -> anyhow::Result<Arc<dyn WikiStore>> {
+    match ctx.backend() {
+        #[cfg(feature = "memory")]
+        web::Backend::Memory => Ok(Arc::new(memory::MemoryStore::default())),
+        #[cfg(feature = "pg")]
+        web::Backend::Postgres => {
+            let db = ctx
+                .resource::<db::Database>()
+                .ok_or_else(|| anyhow::anyhow!("the site provides no PostgreSQL pool"))?;
+            Ok(Arc::new(pg::PgStore::new(&db)?))
+        }
+        // Reached only in a build that left this backend out.
+        #[allow(unreachable_patterns)]
+        backend => anyhow::bail!("this build of the wiki component has no {backend} store"),
+    }
+}
+
+/// The running wiki. Tests make one directly.
+pub struct Wiki {
+    state: Arc<State>,
+}
+
+pub(crate) struct State {
+    pub store: Arc<dyn WikiStore>,
+    pub settings: WikiSettings,
+    pub login_url: Option<String>,
+}
+
+impl Wiki {
+    pub fn new(store: Arc<dyn WikiStore>, settings: WikiSettings) -> Self {
+        Self {
+            state: Arc::new(State {
+                store,
+                settings,
+                login_url: None,
+            }),
+        }
+    }
+
+    /// Where visitors who may not write are sent to sign in.
+    pub fn with_login(self, login_url: Option<String>) -> Self {
+        let state = Arc::try_unwrap(self.state).unwrap_or_else(|shared| State {
+            store: shared.store.clone(),
+            settings: shared.settings.clone(),
+            login_url: shared.login_url.clone(),
+        });
+        Self {
+            state: Arc::new(State { login_url, ..state }),
+        }
+    }
+}
+
+impl Running for Wiki {
+    fn routes(&self, routes: &mut Routes) {
+        routes
+            .data(Data::from(self.state.clone()))
+            .get("/wiki", pages::to_root)
+            .resource("/wiki/{tail:.*}", |r| {
+                r.route(get().to(pages::show))
+                    .route(web::actix_web::web::head().to(pages::show))
+                    .route(post().to(pages::submit))
+            })
+            .get("/api/wiki/pages/{tail:.*}", pages::api_page);
+    }
+
+    fn templates(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            (
+                "wiki/page.html",
+                include_str!("../templates/wiki/page.html"),
+            ),
+            (
+                "wiki/edit.html",
+                include_str!("../templates/wiki/edit.html"),
+            ),
+            (
+                "wiki/history.html",
+                include_str!("../templates/wiki/history.html"),
+            ),
+            (
+                "wiki/diff.html",
+                include_str!("../templates/wiki/diff.html"),
+            ),
+        ]
+    }
+
+    fn static_files(&self) -> Vec<StaticFile> {
+        vec![StaticFile::css(
+            "wiki.css",
+            include_str!("../static/wiki.css"),
+        )]
+    }
+
+    fn nav(&self, _req: &HttpRequest) -> Vec<NavLink> {
+        vec![NavLink::new("Wiki", "/wiki/")]
+    }
+
+    fn check_ready(&self) -> Result<(), String> {
+        self.state.store.ping().map_err(|e| format!("{e:#}"))
+    }
+}

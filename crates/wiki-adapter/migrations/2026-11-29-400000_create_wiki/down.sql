@@ -1,0 +1,2 @@
+DROP TABLE wiki_revisions;
+DROP TABLE wiki_pages;

@@ -1,0 +1,213 @@
+//! The contract every [`WikiStore`] keeps, as one suite each backend runs with its own
+//! constructor: `wiki_adapter::wiki_store_contract!(Box::new(MemoryStore::default()));`.
+
+use crate::path::WikiPath;
+use crate::store::{NewRevision, WikiError, WikiStore, MAX_CONTENT, MAX_TITLE};
+
+/// One `#[test]` per case; `$make` is evaluated afresh for each and must deref to a store.
+#[macro_export]
+macro_rules! wiki_store_contract {
+    ($make:expr) => {
+        $crate::wiki_store_contract!(@cases $make;
+            an_empty_wiki_has_no_pages,
+            a_page_is_created_once_then_edited_from_its_revision,
+            every_revision_is_kept_and_listed_newest_first,
+            a_refused_save_writes_nothing_and_names_the_field,
+            children_are_the_pages_directly_below,
+            existing_tells_which_links_are_pages,
+            concurrent_saves_each_land_or_hear_the_page_moved_on,
+            text_comes_back_as_it_was_written
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let store = $make;
+                $crate::contract::$case(&*store);
+            }
+        )*
+    };
+}
+
+fn path(p: &str) -> WikiPath {
+    WikiPath::parse(p).expect("a valid test path")
+}
+
+fn rev(title: &str, content: &str) -> NewRevision {
+    NewRevision {
+        title: title.to_owned(),
+        content: content.to_owned(),
+        html: format!("<p>{content}</p>"),
+        author: Some("sun".to_owned()),
+        address: None,
+        message: String::new(),
+    }
+}
+
+pub fn an_empty_wiki_has_no_pages(s: &dyn WikiStore) {
+    assert!(s.page(&WikiPath::root()).unwrap().is_none());
+    assert!(matches!(s.history(&path("a")), Err(WikiError::NotFound)));
+    assert!(matches!(
+        s.revision(&path("a"), 1),
+        Err(WikiError::NotFound)
+    ));
+    assert!(s.children(&WikiPath::root()).unwrap().is_empty());
+    assert!(s.existing(&[path("a")]).unwrap().is_empty());
+    s.ping().unwrap();
+}
+
+pub fn a_page_is_created_once_then_edited_from_its_revision(s: &dyn WikiStore) {
+    let p = path("tactics");
+    assert_eq!(s.save(&p, None, rev("  Tactics ", "v1")).unwrap(), 1);
+    let (info, current) = s.page(&p).unwrap().expect("the page");
+    assert_eq!((info.title.as_str(), info.revision), ("Tactics", 1));
+    assert_eq!((current.number, current.content.as_str()), (1, "v1"));
+    assert_eq!(current.author.as_deref(), Some("sun"));
+    assert!(matches!(
+        s.save(&p, None, rev("Again", "x")),
+        Err(WikiError::Exists)
+    ));
+    assert_eq!(s.save(&p, Some(1), rev("Tactics", "v2")).unwrap(), 2);
+    assert!(matches!(
+        s.save(&p, Some(1), rev("Tactics", "lost?")),
+        Err(WikiError::Stale {
+            base: 1,
+            current: 2
+        })
+    ));
+    assert!(matches!(
+        s.save(&path("nowhere"), Some(1), rev("N", "x")),
+        Err(WikiError::NotFound)
+    ));
+    let (info, current) = s.page(&p).unwrap().unwrap();
+    assert_eq!((info.revision, current.content.as_str()), (2, "v2"));
+    // The root page is a page like any other.
+    assert_eq!(
+        s.save(&WikiPath::root(), None, rev("Home", "welcome"))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.page(&WikiPath::root()).unwrap().unwrap().1.content,
+        "welcome"
+    );
+}
+
+pub fn every_revision_is_kept_and_listed_newest_first(s: &dyn WikiStore) {
+    let p = path("a/b");
+    s.save(&p, None, rev("B", "one")).unwrap();
+    let mut second = rev("B2", "two two");
+    second.message = "more".into();
+    s.save(&p, Some(1), second).unwrap();
+    s.save(&p, Some(2), rev("B3", "three")).unwrap();
+    assert_eq!(s.revision(&p, 1).unwrap().content, "one");
+    assert_eq!(s.revision(&p, 2).unwrap().title, "B2");
+    assert!(matches!(s.revision(&p, 4), Err(WikiError::NotFound)));
+    let history = s.history(&p).unwrap();
+    let numbers: Vec<_> = history.iter().map(|h| h.number).collect();
+    assert_eq!(numbers, [3, 2, 1]);
+    assert_eq!(history[1].message, "more");
+    assert_eq!(history[1].size, "two two".len());
+    assert!(history[0].created_at >= history[2].created_at);
+}
+
+pub fn a_refused_save_writes_nothing_and_names_the_field(s: &dyn WikiStore) {
+    let p = path("limits");
+    for (bad, field) in [
+        (rev("", "x"), "title"),
+        (rev(&"t".repeat(MAX_TITLE + 1), "x"), "title"),
+        (rev("T", &"x".repeat(MAX_CONTENT + 1)), "content"),
+        (rev("T", "nul \0 here"), "content"),
+        (
+            NewRevision {
+                message: "m".repeat(501),
+                ..rev("T", "x")
+            },
+            "message",
+        ),
+    ] {
+        match s.save(&p, None, bad) {
+            Err(WikiError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(s.page(&p).unwrap().is_none(), "nothing half-saved");
+    assert_eq!(
+        s.save(
+            &p,
+            None,
+            rev(&"é".repeat(MAX_TITLE), &"x".repeat(MAX_CONTENT))
+        )
+        .unwrap(),
+        1
+    );
+}
+
+pub fn children_are_the_pages_directly_below(s: &dyn WikiStore) {
+    for p in ["b", "a", "a/y", "a/x", "a/x/deep", "ab"] {
+        s.save(&path(p), None, rev(p, "x")).unwrap();
+    }
+    let names = |p: &str| -> Vec<String> {
+        s.children(&path(p))
+            .unwrap()
+            .into_iter()
+            .map(|c| c.path.to_string())
+            .collect()
+    };
+    assert_eq!(names(""), ["a", "ab", "b"]);
+    assert_eq!(names("a"), ["a/x", "a/y"]);
+    assert_eq!(names("a/x"), ["a/x/deep"]);
+    assert!(names("b").is_empty());
+}
+
+pub fn existing_tells_which_links_are_pages(s: &dyn WikiStore) {
+    s.save(&path("here"), None, rev("Here", "x")).unwrap();
+    let found = s.existing(&[path("missing"), path("here")]).unwrap();
+    assert_eq!(found, [path("here")]);
+}
+
+pub fn concurrent_saves_each_land_or_hear_the_page_moved_on(s: &dyn WikiStore) {
+    const WRITERS: usize = 6;
+    const EACH: usize = 5;
+    let p = path("busy");
+    s.save(&p, None, rev("Busy", "start")).unwrap();
+    std::thread::scope(|scope| {
+        for w in 0..WRITERS {
+            let p = p.clone();
+            scope.spawn(move || {
+                for i in 0..EACH {
+                    // Each edit is retried from the page's revision until it lands: none is lost.
+                    loop {
+                        let (info, _) = s.page(&p).unwrap().unwrap();
+                        match s.save(&p, Some(info.revision), rev("Busy", &format!("{w}-{i}"))) {
+                            Ok(_) => break,
+                            Err(WikiError::Stale { .. }) => continue,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let history = s.history(&p).unwrap();
+    assert_eq!(history.len(), 1 + WRITERS * EACH);
+    let mut contents: Vec<String> = (2..=history.len() as u32)
+        .map(|n| s.revision(&p, n).unwrap().content)
+        .collect();
+    contents.sort();
+    contents.dedup();
+    assert_eq!(
+        contents.len(),
+        WRITERS * EACH,
+        "every edit is a revision of its own"
+    );
+}
+
+pub fn text_comes_back_as_it_was_written(s: &dyn WikiStore) {
+    let text = "# 孫子\n\n<b>bold</b> & \"quoted\" — 🐉\r\nline two\n";
+    s.save(&path("u"), None, rev("孫子 & <co>", text)).unwrap();
+    let (info, current) = s.page(&path("u")).unwrap().unwrap();
+    assert_eq!(info.title, "孫子 & <co>");
+    assert_eq!(current.content, text);
+}

@@ -1,0 +1,647 @@
+//! The wiki's pages: `/wiki/<path>/` shows a page (or offers to create it),
+//! `<path>/_edit/` edits it, `<path>/_history/` lists its revisions, `<path>/_diff/` compares
+//! two, `<path>/_revert/` (POST) brings an old one back as a new revision; and
+//! `/api/wiki/pages/<path>` gives it as JSON. Views are words starting with `_`, which no
+//! slug can, so no page hides a view.
+
+use serde::{Deserialize, Serialize};
+use similar::{ChangeTag, TextDiff};
+use web::actix_web::http::{header, StatusCode};
+use web::actix_web::web::{block, Data, Form, Path, Query};
+use web::actix_web::{HttpRequest, HttpResponse, ResponseError as _};
+use web::{identity, AppError, ErrorChain, Templates};
+
+use crate::markdown::{self, linked_paths, mark_missing};
+use crate::merge::{has_markers, three_way, Merged};
+use crate::path::WikiPath;
+use crate::store::{NewRevision, Revision, WikiError, WikiStore};
+use crate::State;
+
+/// What a wiki address asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Page,
+    Edit,
+    History,
+    Diff,
+    Revert,
+}
+
+/// `tactics/terrain/_edit/` → the page and the view.
+fn split(tail: &str) -> Result<(WikiPath, View), AppError> {
+    let trimmed = tail.trim_matches('/');
+    let (page, view) = match trimmed.rsplit_once('/') {
+        Some((page, last)) if last.starts_with('_') => (page, last),
+        None if trimmed.starts_with('_') => ("", trimmed),
+        _ => (trimmed, ""),
+    };
+    let view = match view {
+        "" => View::Page,
+        "_edit" => View::Edit,
+        "_history" => View::History,
+        "_diff" => View::Diff,
+        "_revert" => View::Revert,
+        other => {
+            return Err(AppError::not_found(format!(
+                "The wiki has no view {other:?}."
+            )))
+        }
+    };
+    let path = WikiPath::parse(page).map_err(|e| AppError::not_found(e.to_string()))?;
+    Ok((path, view))
+}
+
+fn wiki_error(e: WikiError) -> AppError {
+    match e {
+        WikiError::NotFound => AppError::not_found("There is no such page or revision."),
+        WikiError::Invalid { field, reason } => AppError::bad_request(format!("{field}: {reason}")),
+        WikiError::Unavailable(source) => {
+            AppError::unavailable(format!("{:#}", ErrorChain(&*source)))
+        }
+        other => AppError::conflict(other.to_string()),
+    }
+}
+
+async fn run<T, F>(state: &Data<State>, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&dyn WikiStore) -> Result<T, WikiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let store = state.store.clone();
+    block(move || f(&*store)).await?.map_err(wiki_error)
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+/// Who writes: a signed-in user, or an anonymous visitor by address when the settings allow.
+struct Writer {
+    author: Option<String>,
+    address: Option<String>,
+}
+
+fn writer(req: &HttpRequest, state: &State) -> Option<Writer> {
+    match identity(req) {
+        Some(who) => Some(Writer {
+            author: Some(who.username),
+            address: None,
+        }),
+        None if state.settings.anonymous_write => Some(Writer {
+            author: None,
+            address: web::client_addr(req).map(|a| a.to_string()),
+        }),
+        None => None,
+    }
+}
+
+/// The sign-in page, coming back here after.
+fn sign_in(req: &HttpRequest, state: &State) -> HttpResponse {
+    match &state.login_url {
+        Some(login) => {
+            let here = req.uri().path_and_query().map_or("/wiki/", |p| p.as_str());
+            let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
+            see_other(&format!("{login}?next={next}"))
+        }
+        None => AppError::forbidden("Sign in to edit the wiki.").error_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct Crumb {
+    url: String,
+    label: String,
+}
+
+fn crumbs(path: &WikiPath) -> Vec<Crumb> {
+    path.ancestors()
+        .into_iter()
+        .map(|p| Crumb {
+            url: p.url(),
+            label: if p.is_root() {
+                "Wiki".to_owned()
+            } else {
+                p.slug().to_owned()
+            },
+        })
+        .collect()
+}
+
+fn page_context(
+    req: &HttpRequest,
+    t: &Templates,
+    path: &WikiPath,
+    state: &State,
+) -> web::tera::Context {
+    let mut ctx = t.context(req);
+    ctx.insert("path", path.as_str());
+    ctx.insert("url", &path.url());
+    ctx.insert("crumbs", &crumbs(path));
+    ctx.insert("slug", path.slug());
+    ctx.insert("can_write", &writer(req, state).is_some());
+    ctx
+}
+
+/// `/wiki` → `/wiki/`.
+pub(crate) async fn to_root() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/wiki/"))
+        .finish()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ShowQuery {
+    revision: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    merged: Option<String>,
+}
+
+fn revision_number(name: &str, raw: Option<&str>) -> Result<Option<u32>, AppError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse::<u32>().map(Some).map_err(|_| {
+            AppError::bad_request(format!("{name} must be a revision number, not {s:?}"))
+        }),
+    }
+}
+
+pub(crate) async fn show(
+    req: HttpRequest,
+    tail: Path<String>,
+    query: Query<ShowQuery>,
+    state: Data<State>,
+    t: Data<Templates>,
+) -> Result<HttpResponse, AppError> {
+    let (path, view) = split(&tail)?;
+    if !req.path().ends_with('/') {
+        let mut to = format!("{}/", req.path());
+        if let Some(q) = req.uri().query() {
+            to = format!("{to}?{q}");
+        }
+        return Ok(HttpResponse::PermanentRedirect()
+            .insert_header((header::LOCATION, to))
+            .finish());
+    }
+    match view {
+        View::Page => page(&req, path, &query, &state, &t).await,
+        View::Edit => match writer(&req, &state) {
+            Some(_) => edit_form(&req, path, &state, &t).await,
+            None => Ok(sign_in(&req, &state)),
+        },
+        View::History => history(&req, path, &state, &t).await,
+        View::Diff => diff(&req, path, &query, &state, &t).await,
+        View::Revert => Err(AppError::not_found(
+            "Revert from a page's history: it takes a POST.",
+        )),
+    }
+}
+
+async fn page(
+    req: &HttpRequest,
+    path: WikiPath,
+    query: &ShowQuery,
+    state: &Data<State>,
+    t: &Templates,
+) -> Result<HttpResponse, AppError> {
+    let wanted = revision_number("revision", query.revision.as_deref())?;
+    let look = path.clone();
+    let found = run(state, move |s| {
+        let Some((info, current)) = s.page(&look)? else {
+            return Ok(None);
+        };
+        let shown = match wanted {
+            Some(n) if n != current.number => s.revision(&look, n)?,
+            _ => current,
+        };
+        let links = linked_paths(&shown.html);
+        let existing = s.existing(&links)?;
+        let children = s.children(&look)?;
+        Ok(Some((info, shown, links, existing, children)))
+    })
+    .await?;
+    let mut ctx = page_context(req, t, &path, state);
+    let Some((info, shown, links, existing, children)) = found else {
+        ctx.insert("missing", &true);
+        ctx.insert("title", &title_from_slug(&path));
+        return Ok(html(
+            StatusCode::NOT_FOUND,
+            t.render_to_string("wiki/page.html", &ctx)?,
+        ));
+    };
+    ctx.insert("missing", &false);
+    ctx.insert("title", &shown.title);
+    ctx.insert("body", &mark_missing(&shown.html, &links, &existing));
+    ctx.insert("revision", &shown);
+    ctx.insert("current", &info.revision);
+    ctx.insert("old", &(shown.number != info.revision));
+    ctx.insert("children", &children);
+    ctx.insert(
+        "merged",
+        &revision_number("merged", query.merged.as_deref()).unwrap_or(None),
+    );
+    Ok(html(
+        StatusCode::OK,
+        t.render_to_string("wiki/page.html", &ctx)?,
+    ))
+}
+
+/// A title for a page that does not exist yet: its slug in words.
+fn title_from_slug(path: &WikiPath) -> String {
+    if path.is_root() {
+        return "Wiki".to_owned();
+    }
+    let words = path.slug().replace('-', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => words,
+    }
+}
+
+/// What the edit form shows.
+#[derive(Default, Serialize)]
+struct EditPage {
+    title: String,
+    content: String,
+    message: String,
+    /// The revision the edit starts from; `None` for a new page.
+    base: Option<u32>,
+    preview: Option<String>,
+    /// A field at fault and why.
+    error: Option<(String, String)>,
+    /// After a conflict: the editor's text and the page's, beside the draft.
+    conflict: Option<Conflict>,
+}
+
+#[derive(Serialize)]
+struct Conflict {
+    mine: String,
+    theirs: String,
+    revision: u32,
+}
+
+async fn edit_form(
+    req: &HttpRequest,
+    path: WikiPath,
+    state: &Data<State>,
+    t: &Templates,
+) -> Result<HttpResponse, AppError> {
+    let look = path.clone();
+    let current = run(state, move |s| s.page(&look)).await?;
+    let form = match current {
+        Some((_, rev)) => EditPage {
+            title: rev.title,
+            content: rev.content,
+            base: Some(rev.number),
+            ..EditPage::default()
+        },
+        None => EditPage {
+            title: title_from_slug(&path),
+            ..EditPage::default()
+        },
+    };
+    render_edit(req, t, &path, state, StatusCode::OK, &form)
+}
+
+fn render_edit(
+    req: &HttpRequest,
+    t: &Templates,
+    path: &WikiPath,
+    state: &State,
+    status: StatusCode,
+    form: &EditPage,
+) -> Result<HttpResponse, AppError> {
+    let mut ctx = page_context(req, t, path, state);
+    ctx.insert("form", form);
+    Ok(html(status, t.render_to_string("wiki/edit.html", &ctx)?))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EditForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    base: String,
+    /// Set by the preview button.
+    preview: Option<String>,
+    /// For a revert: the revision to bring back.
+    revision: Option<String>,
+}
+
+pub(crate) async fn submit(
+    req: HttpRequest,
+    tail: Path<String>,
+    form: Form<EditForm>,
+    state: Data<State>,
+    t: Data<Templates>,
+) -> Result<HttpResponse, AppError> {
+    let (path, view) = split(&tail)?;
+    let Some(who) = writer(&req, &state) else {
+        return Err(AppError::forbidden("Sign in to edit the wiki."));
+    };
+    match view {
+        View::Edit => save(&req, path, form.into_inner(), who, &state, &t).await,
+        View::Revert => revert(path, form.into_inner(), who, &state).await,
+        _ => Err(AppError::not_found(
+            "Only a page's edit and revert views take a POST.",
+        )),
+    }
+}
+
+/// What a save came to.
+enum Saved {
+    Landed {
+        merged_with: Option<u32>,
+    },
+    Conflict {
+        draft: String,
+        theirs: String,
+        revision: u32,
+    },
+}
+
+async fn save(
+    req: &HttpRequest,
+    path: WikiPath,
+    form: EditForm,
+    who: Writer,
+    state: &Data<State>,
+    t: &Templates,
+) -> Result<HttpResponse, AppError> {
+    let base = revision_number("base", Some(&form.base))?;
+    let mut page = EditPage {
+        title: form.title.clone(),
+        content: form.content.clone(),
+        message: form.message.clone(),
+        base,
+        ..EditPage::default()
+    };
+    if form.preview.is_some() {
+        page.preview = Some(markdown::render(&form.content).html);
+        return render_edit(req, t, &path, state, StatusCode::OK, &page);
+    }
+    if has_markers(&form.content) {
+        page.error = Some((
+            "content".into(),
+            "still holds conflict markers (<<<<<<< and >>>>>>>): keep what should stay and remove them".into(),
+        ));
+        return render_edit(req, t, &path, state, StatusCode::BAD_REQUEST, &page);
+    }
+    let store = state.store.clone();
+    let target = path.clone();
+    let mine = form.content.clone();
+    let outcome = block(move || save_merging(&*store, &target, base, form, who)).await?;
+    match outcome {
+        Ok(Saved::Landed {
+            merged_with: Some(n),
+        }) => Ok(see_other(&format!("{}?merged={n}", path.url()))),
+        Ok(Saved::Landed { .. }) => Ok(see_other(&path.url())),
+        Ok(Saved::Conflict {
+            draft,
+            theirs,
+            revision,
+        }) => {
+            page.content = draft;
+            page.base = Some(revision);
+            page.conflict = Some(Conflict {
+                mine,
+                theirs,
+                revision,
+            });
+            render_edit(req, t, &path, state, StatusCode::CONFLICT, &page)
+        }
+        Err(WikiError::Invalid { field, reason }) => {
+            page.error = Some((field.to_owned(), reason));
+            render_edit(req, t, &path, state, StatusCode::BAD_REQUEST, &page)
+        }
+        Err(e) => Err(wiki_error(e)),
+    }
+}
+
+/// Saves the edit; if the page moved on since its base, merges the edit with what was
+/// saved meanwhile and saves that, or gives the conflict. Nothing the editor typed is lost:
+/// a conflict saves nothing and hands their text back.
+fn save_merging(
+    s: &dyn WikiStore,
+    path: &WikiPath,
+    mut base: Option<u32>,
+    form: EditForm,
+    who: Writer,
+) -> Result<Saved, WikiError> {
+    let mut content = form.content;
+    let mut merged_with = None;
+    // Each round either lands, conflicts, or merges with a newer revision; three rounds
+    // lose only to a page saved three times during one request.
+    for _ in 0..3 {
+        let mut message = form.message.trim().to_owned();
+        if let Some(n) = merged_with {
+            message = format!("{message} (merged with revision {n})")
+                .trim()
+                .to_owned();
+        }
+        let revision = NewRevision {
+            title: form.title.clone(),
+            html: markdown::render(&content).html,
+            content: content.clone(),
+            author: who.author.clone(),
+            address: who.address.clone(),
+            message,
+        };
+        let base_text = match s.save(path, base, revision) {
+            Ok(_) => return Ok(Saved::Landed { merged_with }),
+            Err(WikiError::Stale { base: b, .. }) => s.revision(path, b)?.content,
+            // Created by someone else meanwhile: both started from nothing.
+            Err(WikiError::Exists) => String::new(),
+            Err(e) => return Err(e),
+        };
+        let (_, now) = s.page(path)?.ok_or(WikiError::NotFound)?;
+        match three_way(&base_text, &content, &now.content) {
+            Merged::Clean(merged) => {
+                content = merged;
+                base = Some(now.number);
+                merged_with = Some(now.number);
+            }
+            Merged::Conflict(draft) => {
+                return Ok(Saved::Conflict {
+                    draft,
+                    theirs: now.content,
+                    revision: now.number,
+                })
+            }
+        }
+    }
+    let current = s.page(path)?.map_or(0, |(info, _)| info.revision);
+    Err(WikiError::Stale {
+        base: base.unwrap_or(0),
+        current,
+    })
+}
+
+async fn revert(
+    path: WikiPath,
+    form: EditForm,
+    who: Writer,
+    state: &Data<State>,
+) -> Result<HttpResponse, AppError> {
+    let wanted = revision_number("revision", form.revision.as_deref())?
+        .ok_or_else(|| AppError::bad_request("revision: which revision to bring back?"))?;
+    let base = revision_number("base", Some(&form.base))?
+        .ok_or_else(|| AppError::bad_request("base: the revision the page is at"))?;
+    let target = path.clone();
+    run(state, move |s| {
+        let old = s.revision(&target, wanted)?;
+        s.save(
+            &target,
+            Some(base),
+            NewRevision {
+                title: old.title,
+                content: old.content,
+                html: old.html,
+                author: who.author,
+                address: who.address,
+                message: format!("Reverted to revision {wanted}"),
+            },
+        )
+    })
+    .await?;
+    Ok(see_other(&path.url()))
+}
+
+async fn history(
+    req: &HttpRequest,
+    path: WikiPath,
+    state: &Data<State>,
+    t: &Templates,
+) -> Result<HttpResponse, AppError> {
+    let look = path.clone();
+    let (info, entries) = run(state, move |s| {
+        let (info, _) = s.page(&look)?.ok_or(WikiError::NotFound)?;
+        Ok((info, s.history(&look)?))
+    })
+    .await?;
+    let mut ctx = page_context(req, t, &path, state);
+    ctx.insert("title", &info.title);
+    ctx.insert("current", &info.revision);
+    ctx.insert("entries", &entries);
+    Ok(html(
+        StatusCode::OK,
+        t.render_to_string("wiki/history.html", &ctx)?,
+    ))
+}
+
+/// A line of a diff, with the words that changed in it marked.
+#[derive(Serialize)]
+struct DiffLine {
+    tag: &'static str,
+    parts: Vec<(bool, String)>,
+}
+
+/// Line by line, and word by word inside a changed line (similar).
+fn diff_lines(old: &str, new: &str) -> Vec<DiffLine> {
+    let diff = TextDiff::from_lines(old, new);
+    let mut lines = Vec::new();
+    for op in diff.ops() {
+        for change in diff.iter_inline_changes(op) {
+            let tag = match change.tag() {
+                ChangeTag::Equal => "equal",
+                ChangeTag::Delete => "delete",
+                ChangeTag::Insert => "insert",
+            };
+            let parts = change
+                .iter_strings_lossy()
+                .map(|(emphasized, text)| (emphasized, text.trim_end_matches('\n').to_owned()))
+                .collect();
+            lines.push(DiffLine { tag, parts });
+        }
+    }
+    lines
+}
+
+async fn diff(
+    req: &HttpRequest,
+    path: WikiPath,
+    query: &ShowQuery,
+    state: &Data<State>,
+    t: &Templates,
+) -> Result<HttpResponse, AppError> {
+    let from = revision_number("from", query.from.as_deref())?;
+    let to = revision_number("to", query.to.as_deref())?;
+    let look = path.clone();
+    let (title, older, newer): (String, Revision, Revision) = run(state, move |s| {
+        let (info, current) = s.page(&look)?.ok_or(WikiError::NotFound)?;
+        let newer = match to {
+            Some(n) if n != current.number => s.revision(&look, n)?,
+            _ => current,
+        };
+        let older = s.revision(&look, from.unwrap_or(newer.number.saturating_sub(1).max(1)))?;
+        Ok((info.title, older, newer))
+    })
+    .await?;
+    let mut ctx = page_context(req, t, &path, state);
+    ctx.insert("title", &title);
+    ctx.insert("older", &older);
+    ctx.insert("newer", &newer);
+    ctx.insert("title_changed", &(older.title != newer.title));
+    ctx.insert("lines", &diff_lines(&older.content, &newer.content));
+    Ok(html(
+        StatusCode::OK,
+        t.render_to_string("wiki/diff.html", &ctx)?,
+    ))
+}
+
+#[derive(Serialize)]
+struct ApiPage {
+    path: String,
+    url: String,
+    title: String,
+    markdown: String,
+    html: String,
+    revision: u32,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `GET /api/wiki/pages/<path>`: the page's title, Markdown, rendered HTML and revision.
+pub(crate) async fn api_page(
+    tail: Path<String>,
+    state: Data<State>,
+) -> Result<HttpResponse, AppError> {
+    let path = WikiPath::parse(&tail).map_err(|e| AppError::not_found(e.to_string()))?;
+    let look = path.clone();
+    let found = run(&state, move |s| {
+        let Some((info, current)) = s.page(&look)? else {
+            return Ok(None);
+        };
+        let links = linked_paths(&current.html);
+        let existing = s.existing(&links)?;
+        Ok(Some((info, current, links, existing)))
+    })
+    .await?;
+    let Some((info, current, links, existing)) = found else {
+        return Err(AppError::not_found(format!(
+            "There is no page at {:?}.",
+            path.as_str()
+        )));
+    };
+    Ok(HttpResponse::Ok().json(ApiPage {
+        path: path.to_string(),
+        url: path.url(),
+        title: info.title,
+        html: mark_missing(&current.html, &links, &existing),
+        markdown: current.content,
+        revision: current.number,
+        updated_at: info.updated_at,
+    }))
+}

@@ -1,0 +1,311 @@
+//! The wiki in PostgreSQL, on the site's shared pool (`db::Database`), with this component's
+//! migrations embedded.
+
+use chrono::{DateTime, Utc};
+use db::{Database, Fault, PgError};
+use diesel::prelude::*;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+
+use crate::path::WikiPath;
+use crate::store::{HistoryEntry, NewRevision, PageInfo, Revision, WikiError, WikiStore};
+
+static EMBEDDED: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// This component's migrations, applied by `quotes migrate` once a store is made.
+pub const MIGRATIONS: db::Migrations = db::Migrations::new("wiki", &EMBEDDED);
+
+diesel::table! {
+    wiki_pages (path) {
+        path -> Text,
+        title -> Text,
+        revision -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    wiki_revisions (path, number) {
+        path -> Text,
+        number -> Int4,
+        title -> Text,
+        content -> Text,
+        html -> Text,
+        author -> Nullable<Text>,
+        address -> Nullable<Text>,
+        message -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(wiki_revisions -> wiki_pages (path));
+diesel::allow_tables_to_appear_in_same_query!(wiki_pages, wiki_revisions);
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = wiki_pages, check_for_backend(diesel::pg::Pg))]
+struct PageRow {
+    path: String,
+    title: String,
+    revision: i32,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = wiki_revisions, check_for_backend(diesel::pg::Pg))]
+struct RevisionRow {
+    number: i32,
+    title: String,
+    content: String,
+    html: String,
+    author: Option<String>,
+    address: Option<String>,
+    message: String,
+    created_at: DateTime<Utc>,
+}
+
+/// A revision's history line: number, title, author, address, message, time, size.
+type HistoryRow = (
+    i32,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    DateTime<Utc>,
+    i32,
+);
+
+fn number(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+impl PageRow {
+    fn into_info(self) -> PageInfo {
+        PageInfo {
+            path: WikiPath::parse(&self.path).unwrap_or_default(),
+            title: self.title,
+            revision: number(self.revision),
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+impl From<RevisionRow> for Revision {
+    fn from(r: RevisionRow) -> Self {
+        Revision {
+            number: number(r.number),
+            title: r.title,
+            content: r.content,
+            html: r.html,
+            author: r.author,
+            address: r.address,
+            message: r.message,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// The wiki in PostgreSQL. Cheap to clone: clones share the pool.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    db: Database,
+}
+
+impl PgStore {
+    /// The store on `db`'s pool; registers [`MIGRATIONS`] with it. Connects to nothing.
+    pub fn new(db: &Database) -> Result<PgStore, PgError> {
+        db.require(MIGRATIONS)?;
+        Ok(PgStore { db: db.clone() })
+    }
+
+    fn conn(&self) -> Result<db::Conn, WikiError> {
+        self.db
+            .conn()
+            .map_err(|e| WikiError::Unavailable(Box::new(e)))
+    }
+
+    fn error(&self, e: diesel::result::Error) -> WikiError {
+        match self.db.fault(e) {
+            Fault::NotFound | Fault::ForeignKey { .. } => WikiError::NotFound,
+            // The page's primary key: a create that lost the race.
+            Fault::Unique { .. } => WikiError::Exists,
+            // `NewRevision::check` and `WikiPath::parse` check first, so only a rule they
+            // do not know lands here.
+            Fault::Check { message } => WikiError::invalid("page", message),
+            Fault::Unavailable(error) => WikiError::Unavailable(Box::new(error)),
+        }
+    }
+}
+
+impl WikiStore for PgStore {
+    fn page(&self, path: &WikiPath) -> Result<Option<(PageInfo, Revision)>, WikiError> {
+        let mut conn = self.conn()?;
+        let row: Option<(PageRow, RevisionRow)> = wiki_pages::table
+            .inner_join(
+                wiki_revisions::table.on(wiki_revisions::path
+                    .eq(wiki_pages::path)
+                    .and(wiki_revisions::number.eq(wiki_pages::revision))),
+            )
+            .filter(wiki_pages::path.eq(path.as_str()))
+            .select((PageRow::as_select(), RevisionRow::as_select()))
+            .first(&mut conn)
+            .optional()
+            .map_err(|e| self.error(e))?;
+        Ok(row.map(|(page, revision)| (page.into_info(), revision.into())))
+    }
+
+    fn save(
+        &self,
+        path: &WikiPath,
+        base: Option<u32>,
+        revision: NewRevision,
+    ) -> Result<u32, WikiError> {
+        revision.check()?;
+        let title = revision.title.trim().to_owned();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let landed: Option<i32> = match base {
+                None => diesel::insert_into(wiki_pages::table)
+                    .values((
+                        wiki_pages::path.eq(path.as_str()),
+                        wiki_pages::title.eq(&title),
+                        wiki_pages::revision.eq(1),
+                    ))
+                    .on_conflict_do_nothing()
+                    .returning(wiki_pages::revision)
+                    .get_result(conn)
+                    .optional()?,
+                // Under the row's lock: a concurrent save from the same base waits, then
+                // finds the revision moved on and updates nothing.
+                Some(base) => diesel::update(
+                    wiki_pages::table
+                        .filter(wiki_pages::path.eq(path.as_str()))
+                        .filter(wiki_pages::revision.eq(i32::try_from(base).unwrap_or(-1))),
+                )
+                .set((
+                    wiki_pages::revision.eq(wiki_pages::revision + 1),
+                    wiki_pages::title.eq(&title),
+                    wiki_pages::updated_at.eq(diesel::dsl::now),
+                ))
+                .returning(wiki_pages::revision)
+                .get_result(conn)
+                .optional()?,
+            };
+            let Some(number) = landed else {
+                let current: Option<i32> = wiki_pages::table
+                    .filter(wiki_pages::path.eq(path.as_str()))
+                    .select(wiki_pages::revision)
+                    .first(conn)
+                    .optional()?;
+                return Ok(Err(match (base, current) {
+                    (None, _) => WikiError::Exists,
+                    (Some(_), None) => WikiError::NotFound,
+                    (Some(base), Some(current)) => WikiError::Stale {
+                        base,
+                        current: number(current),
+                    },
+                }));
+            };
+            diesel::insert_into(wiki_revisions::table)
+                .values((
+                    wiki_revisions::path.eq(path.as_str()),
+                    wiki_revisions::number.eq(number),
+                    wiki_revisions::title.eq(&title),
+                    wiki_revisions::content.eq(&revision.content),
+                    wiki_revisions::html.eq(&revision.html),
+                    wiki_revisions::author.eq(&revision.author),
+                    wiki_revisions::address.eq(&revision.address),
+                    wiki_revisions::message.eq(revision.message.trim()),
+                ))
+                .execute(conn)?;
+            Ok::<_, diesel::result::Error>(Ok(self::number(number)))
+        })
+        .map_err(|e| self.error(e))?
+    }
+
+    fn revision(&self, path: &WikiPath, n: u32) -> Result<Revision, WikiError> {
+        let mut conn = self.conn()?;
+        let row: RevisionRow = wiki_revisions::table
+            .filter(wiki_revisions::path.eq(path.as_str()))
+            .filter(wiki_revisions::number.eq(i32::try_from(n).unwrap_or(-1)))
+            .select(RevisionRow::as_select())
+            .first(&mut conn)
+            .map_err(|e| self.error(e))?;
+        Ok(row.into())
+    }
+
+    fn history(&self, path: &WikiPath) -> Result<Vec<HistoryEntry>, WikiError> {
+        let mut conn = self.conn()?;
+        let rows: Vec<HistoryRow> = wiki_revisions::table
+            .filter(wiki_revisions::path.eq(path.as_str()))
+            .order(wiki_revisions::number.desc())
+            .select((
+                wiki_revisions::number,
+                wiki_revisions::title,
+                wiki_revisions::author,
+                wiki_revisions::address,
+                wiki_revisions::message,
+                wiki_revisions::created_at,
+                diesel::dsl::sql::<diesel::sql_types::Int4>("octet_length(content)"),
+            ))
+            .load(&mut conn)
+            .map_err(|e| self.error(e))?;
+        if rows.is_empty() {
+            return Err(WikiError::NotFound);
+        }
+        Ok(rows
+            .into_iter()
+            .map(
+                |(n, title, author, address, message, created_at, size)| HistoryEntry {
+                    number: number(n),
+                    title,
+                    author,
+                    address,
+                    message,
+                    created_at,
+                    size: usize::try_from(size).unwrap_or(0),
+                },
+            )
+            .collect())
+    }
+
+    fn children(&self, path: &WikiPath) -> Result<Vec<PageInfo>, WikiError> {
+        let mut conn = self.conn()?;
+        // Direct children: one slug more, no further slash.
+        let pattern = if path.is_root() {
+            "^[^/]+$".to_owned()
+        } else {
+            format!("^{}/[^/]+$", path.as_str())
+        };
+        let rows: Vec<PageRow> = wiki_pages::table
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("path ~ ")
+                    .bind::<diesel::sql_types::Text, _>(pattern),
+            )
+            .order(wiki_pages::path)
+            .select(PageRow::as_select())
+            .load(&mut conn)
+            .map_err(|e| self.error(e))?;
+        Ok(rows.into_iter().map(PageRow::into_info).collect())
+    }
+
+    fn existing(&self, paths: &[WikiPath]) -> Result<Vec<WikiPath>, WikiError> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn()?;
+        let wanted: Vec<&str> = paths.iter().map(WikiPath::as_str).collect();
+        let found: Vec<String> = wiki_pages::table
+            .filter(wiki_pages::path.eq_any(wanted))
+            .select(wiki_pages::path)
+            .load(&mut conn)
+            .map_err(|e| self.error(e))?;
+        Ok(paths
+            .iter()
+            .filter(|p| found.iter().any(|f| f == p.as_str()))
+            .cloned()
+            .collect())
+    }
+
+    fn ping(&self) -> Result<(), WikiError> {
+        self.conn().map(drop)
+    }
+}

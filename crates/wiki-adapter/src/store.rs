@@ -1,0 +1,187 @@
+//! The wiki's data: pages, their revisions, the store trait every backend implements and its
+//! errors. No web or database crate here.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::path::WikiPath;
+
+/// The longest page content, in bytes.
+pub const MAX_CONTENT: usize = 500 * 1024;
+
+/// The longest title, in characters.
+pub const MAX_TITLE: usize = 200;
+
+/// The longest edit message, in characters.
+pub const MAX_MESSAGE: usize = 500;
+
+/// A page as it stands now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageInfo {
+    pub path: WikiPath,
+    pub title: String,
+    /// The current revision's number; revisions count from 1.
+    pub revision: u32,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One saved version of a page. Every save makes one; nothing overwrites one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revision {
+    pub number: u32,
+    pub title: String,
+    /// The Markdown as written.
+    pub content: String,
+    /// The Markdown rendered and sanitised when it was saved, shown as it is.
+    pub html: String,
+    /// Who saved it: a username, or `None` for an anonymous edit.
+    pub author: Option<String>,
+    /// The client's address, kept for anonymous edits only.
+    pub address: Option<String>,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a save writes; the store adds the number and the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRevision {
+    pub title: String,
+    pub content: String,
+    pub html: String,
+    pub author: Option<String>,
+    pub address: Option<String>,
+    pub message: String,
+}
+
+impl NewRevision {
+    /// Checks every field against its limit, naming the one at fault.
+    pub fn check(&self) -> Result<(), WikiError> {
+        let title = self.title.trim();
+        if title.is_empty() {
+            return Err(WikiError::invalid("title", "a page needs a title"));
+        }
+        let chars = title.chars().count();
+        if chars > MAX_TITLE {
+            return Err(WikiError::invalid(
+                "title",
+                format!("at most {MAX_TITLE} characters, not {chars}"),
+            ));
+        }
+        if self.content.len() > MAX_CONTENT {
+            return Err(WikiError::invalid(
+                "content",
+                format!(
+                    "at most {} KB, not {} KB",
+                    MAX_CONTENT / 1024,
+                    self.content.len().div_ceil(1024)
+                ),
+            ));
+        }
+        let chars = self.message.chars().count();
+        if chars > MAX_MESSAGE {
+            return Err(WikiError::invalid(
+                "message",
+                format!("at most {MAX_MESSAGE} characters, not {chars}"),
+            ));
+        }
+        for (field, text) in [
+            ("title", &self.title),
+            ("content", &self.content),
+            ("message", &self.message),
+        ] {
+            if text.contains('\0') {
+                return Err(WikiError::invalid(field, "may not hold a NUL character"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What can go wrong, named by what the caller can do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WikiError {
+    #[error("no such page or revision")]
+    NotFound,
+    /// The page already exists (a create that lost a race, or a second create).
+    #[error("the page already exists")]
+    Exists,
+    /// The page moved on since the revision the edit started from; nothing was written.
+    #[error("the page has changed since revision {base}: it is at revision {current}")]
+    Stale { base: u32, current: u32 },
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// The backend cannot answer now; trying again later may work.
+    #[error("wiki store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl WikiError {
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        WikiError::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A line of a page's history: a revision without its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub number: u32,
+    pub title: String,
+    pub author: Option<String>,
+    pub address: Option<String>,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+    /// The content's size in bytes, to show how much an edit changed.
+    pub size: usize,
+}
+
+impl From<&Revision> for HistoryEntry {
+    fn from(r: &Revision) -> Self {
+        HistoryEntry {
+            number: r.number,
+            title: r.title.clone(),
+            author: r.author.clone(),
+            address: r.address.clone(),
+            message: r.message.clone(),
+            created_at: r.created_at,
+            size: r.content.len(),
+        }
+    }
+}
+
+/// Where the wiki lives. Object-safe: hold it as `Arc<dyn WikiStore>`.
+pub trait WikiStore: Send + Sync {
+    /// The page at `path` and its current revision.
+    fn page(&self, path: &WikiPath) -> Result<Option<(PageInfo, Revision)>, WikiError>;
+
+    /// Saves a revision, all or nothing. `base: None` creates the page (`Exists` if it is
+    /// there); `base: Some(n)` adds revision n + 1 only if the page is still at n, else
+    /// `Stale` with nothing written. Returns the new revision's number. Of several saves on
+    /// one page at once, each lands as the next revision or is told `Stale`/`Exists`.
+    fn save(
+        &self,
+        path: &WikiPath,
+        base: Option<u32>,
+        revision: NewRevision,
+    ) -> Result<u32, WikiError>;
+
+    /// Revision `number` of the page.
+    fn revision(&self, path: &WikiPath, number: u32) -> Result<Revision, WikiError>;
+
+    /// The page's revisions, the newest first.
+    fn history(&self, path: &WikiPath) -> Result<Vec<HistoryEntry>, WikiError>;
+
+    /// The pages directly below `path`, by path.
+    fn children(&self, path: &WikiPath) -> Result<Vec<PageInfo>, WikiError>;
+
+    /// Which of `paths` are pages (for red links).
+    fn existing(&self, paths: &[WikiPath]) -> Result<Vec<WikiPath>, WikiError>;
+
+    /// Answers when the store can serve requests (readiness).
+    fn ping(&self) -> Result<(), WikiError> {
+        self.page(&WikiPath::root()).map(drop)
+    }
+}
