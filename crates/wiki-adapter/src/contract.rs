@@ -2,7 +2,9 @@
 //! constructor: `wiki_adapter::wiki_store_contract!(Box::new(MemoryStore::default()));`.
 
 use crate::path::WikiPath;
-use crate::store::{NewRevision, WikiError, WikiStore, MAX_CONTENT, MAX_TITLE};
+use crate::store::{
+    NewRevision, WikiError, WikiStore, MARK_END, MARK_START, MAX_CONTENT, MAX_TITLE,
+};
 
 /// One `#[test]` per case; `$make` is evaluated afresh for each and must deref to a store.
 #[macro_export]
@@ -16,7 +18,9 @@ macro_rules! wiki_store_contract {
             children_are_the_pages_directly_below,
             existing_tells_which_links_are_pages,
             concurrent_saves_each_land_or_hear_the_page_moved_on,
-            text_comes_back_as_it_was_written
+            text_comes_back_as_it_was_written,
+            search_finds_current_pages_and_ranks_titles_first,
+            recent_changes_list_every_revision_newest_first
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -210,4 +214,77 @@ pub fn text_comes_back_as_it_was_written(s: &dyn WikiStore) {
     let (info, current) = s.page(&path("u")).unwrap().unwrap();
     assert_eq!(info.title, "孫子 & <co>");
     assert_eq!(current.content, text);
+}
+
+pub fn search_finds_current_pages_and_ranks_titles_first(s: &dyn WikiStore) {
+    s.save(
+        &path("terrain"),
+        None,
+        rev("Terrain", "Six kinds of ground."),
+    )
+    .unwrap();
+    s.save(
+        &path("war"),
+        None,
+        rev("War", "Know the terrain and the weather."),
+    )
+    .unwrap();
+    s.save(&path("spies"), None, rev("Spies", "Five kinds of spies."))
+        .unwrap();
+    s.save(&path("old"), None, rev("Old", "It spoke of terrain once."))
+        .unwrap();
+    s.save(&path("old"), Some(1), rev("Old", "Nothing here now."))
+        .unwrap();
+    let paths = |q: &str| -> Vec<String> {
+        s.search(q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.path.to_string())
+            .collect()
+    };
+    assert_eq!(
+        paths("TERRAIN"),
+        ["terrain", "war"],
+        "the title first; current text only"
+    );
+    let mut kinds = paths("kinds");
+    kinds.sort();
+    assert_eq!(kinds, ["spies", "terrain"], "equal ranks, in either order");
+    assert_eq!(paths("kinds -spies"), ["terrain"]);
+    assert_eq!(paths("\"six kinds\""), ["terrain"]);
+    assert_eq!(paths("weather or spies"), ["spies", "war"]);
+    assert!(paths("nowhere").is_empty());
+    assert!(paths("").is_empty());
+    assert_eq!(s.search("kinds", 1).unwrap().len(), 1);
+    let hit = &s.search("weather", 10).unwrap()[0];
+    assert!(
+        hit.snippet
+            .contains(&format!("{MARK_START}weather{MARK_END}")),
+        "{:?}",
+        hit.snippet
+    );
+}
+
+pub fn recent_changes_list_every_revision_newest_first(s: &dyn WikiStore) {
+    s.save(&path("a"), None, rev("A", "1")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    s.save(&path("b"), None, rev("B", "1")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    s.save(&path("a"), Some(1), rev("A2", "2")).unwrap();
+    let changes: Vec<(String, u32)> = s
+        .recent(0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.path.to_string(), c.number))
+        .collect();
+    assert_eq!(changes, [("a".into(), 2), ("b".into(), 1), ("a".into(), 1)]);
+    let page: Vec<u32> = s
+        .recent(1, 1)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.number)
+        .collect();
+    assert_eq!(page, [1]);
+    assert_eq!(s.recent(0, 10).unwrap()[0].title, "A2");
+    assert!(s.recent(3, 10).unwrap().is_empty());
 }

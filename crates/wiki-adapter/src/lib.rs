@@ -31,8 +31,8 @@ use web::{Component, Context, NavLink, Routes, Running, StaticFile};
 
 pub use path::WikiPath;
 pub use store::{
-    HistoryEntry, NewRevision, PageInfo, Revision, WikiError, WikiStore, MAX_CONTENT, MAX_MESSAGE,
-    MAX_TITLE,
+    Change, HistoryEntry, Hit, NewRevision, PageInfo, Revision, WikiError, WikiStore, MAX_CONTENT,
+    MAX_MESSAGE, MAX_TITLE,
 };
 
 /// The component, as the registry in `cli` lists it.
@@ -125,7 +125,9 @@ impl Running for Wiki {
                     .route(web::actix_web::web::head().to(pages::show))
                     .route(post().to(pages::submit))
             })
-            .get("/api/wiki/pages/{tail:.*}", pages::api_page);
+            .get("/api/wiki/pages/{tail:.*}", pages::api_page)
+            .get("/api/wiki/search", pages::api_search)
+            .get("/api/wiki/recent", pages::api_recent);
     }
 
     fn templates(&self) -> Vec<(&'static str, &'static str)> {
@@ -146,6 +148,14 @@ impl Running for Wiki {
                 "wiki/diff.html",
                 include_str!("../templates/wiki/diff.html"),
             ),
+            (
+                "wiki/search.html",
+                include_str!("../templates/wiki/search.html"),
+            ),
+            (
+                "wiki/recent.html",
+                include_str!("../templates/wiki/recent.html"),
+            ),
         ]
     }
 
@@ -157,7 +167,10 @@ impl Running for Wiki {
     }
 
     fn nav(&self, _req: &HttpRequest) -> Vec<NavLink> {
-        vec![NavLink::new("Wiki", "/wiki/")]
+        vec![
+            NavLink::new("Wiki", "/wiki/"),
+            NavLink::footer("Recent wiki changes", "/wiki/_recent/"),
+        ]
     }
 
     fn check_ready(&self) -> Result<(), String> {

@@ -14,7 +14,9 @@ use web::{identity, AppError, ErrorChain, Templates};
 use crate::markdown::{self, linked_paths, mark_missing};
 use crate::merge::{has_markers, three_way, Merged};
 use crate::path::WikiPath;
-use crate::store::{NewRevision, Revision, WikiError, WikiStore};
+use crate::store::{
+    Change, Hit, NewRevision, Revision, WikiError, WikiStore, MARK_END, MARK_START,
+};
 use crate::State;
 
 /// What a wiki address asks for.
@@ -25,6 +27,8 @@ enum View {
     History,
     Diff,
     Revert,
+    Search,
+    Recent,
 }
 
 /// `tactics/terrain/_edit/` → the page and the view.
@@ -41,6 +45,8 @@ fn split(tail: &str) -> Result<(WikiPath, View), AppError> {
         "_history" => View::History,
         "_diff" => View::Diff,
         "_revert" => View::Revert,
+        "_search" if page.is_empty() => View::Search,
+        "_recent" if page.is_empty() => View::Recent,
         other => {
             return Err(AppError::not_found(format!(
                 "The wiki has no view {other:?}."
@@ -159,6 +165,8 @@ pub(crate) async fn to_root() -> HttpResponse {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct ShowQuery {
+    q: Option<String>,
+    page: Option<String>,
     revision: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -202,6 +210,8 @@ pub(crate) async fn show(
         View::Revert => Err(AppError::not_found(
             "Revert from a page's history: it takes a POST.",
         )),
+        View::Search => search(&req, &query, &state, &t).await,
+        View::Recent => recent(&req, &query, &state, &t).await,
     }
 }
 
@@ -644,4 +654,141 @@ pub(crate) async fn api_page(
         revision: current.number,
         updated_at: info.updated_at,
     }))
+}
+
+/// Hits a page shows at most.
+const HITS: usize = 50;
+
+/// Changes a page of recent changes shows.
+const CHANGES: usize = 50;
+
+/// A hit as a page shows it: the snippet escaped, its matches in `<mark>`.
+#[derive(Serialize)]
+struct ShownHit {
+    path: String,
+    url: String,
+    title: String,
+    snippet: String,
+}
+
+impl From<Hit> for ShownHit {
+    fn from(h: Hit) -> Self {
+        let escaped = h
+            .snippet
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        ShownHit {
+            url: h.path.url(),
+            path: h.path.to_string(),
+            title: h.title,
+            snippet: escaped
+                .replace(MARK_START, "<mark>")
+                .replace(MARK_END, "</mark>"),
+        }
+    }
+}
+
+async fn find(state: &Data<State>, q: &str) -> Result<Vec<ShownHit>, AppError> {
+    let q = q.trim().to_owned();
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    if q.chars().count() > 200 {
+        return Err(AppError::bad_request("q: at most 200 characters"));
+    }
+    let hits = run(state, move |s| s.search(&q, HITS)).await?;
+    Ok(hits.into_iter().map(ShownHit::from).collect())
+}
+
+async fn search(
+    req: &HttpRequest,
+    query: &ShowQuery,
+    state: &Data<State>,
+    t: &Templates,
+) -> Result<HttpResponse, AppError> {
+    let q = query.q.clone().unwrap_or_default();
+    let hits = find(state, &q).await?;
+    let mut ctx = page_context(req, t, &WikiPath::root(), state);
+    ctx.insert("title", "Search");
+    ctx.insert("q", q.trim());
+    ctx.insert("hits", &hits);
+    Ok(html(
+        StatusCode::OK,
+        t.render_to_string("wiki/search.html", &ctx)?,
+    ))
+}
+
+fn page_number(raw: Option<&str>) -> Result<usize, AppError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(1),
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| (1..=100_000).contains(&n))
+            .ok_or_else(|| AppError::bad_request(format!("page must be a page number, not {s:?}"))),
+    }
+}
+
+/// A page of recent changes and whether there is a next one.
+async fn changes(state: &Data<State>, page: usize) -> Result<(Vec<Change>, bool), AppError> {
+    let offset = (page - 1) * CHANGES;
+    let mut changes = run(state, move |s| s.recent(offset, CHANGES + 1)).await?;
+    let more = changes.len() > CHANGES;
+    changes.truncate(CHANGES);
+    Ok((changes, more))
+}
+
+async fn recent(
+    req: &HttpRequest,
+    query: &ShowQuery,
+    state: &Data<State>,
+    t: &Templates,
+) -> Result<HttpResponse, AppError> {
+    let page = page_number(query.page.as_deref())?;
+    let (changes, more) = changes(state, page).await?;
+    let mut ctx = page_context(req, t, &WikiPath::root(), state);
+    ctx.insert("title", "Recent changes");
+    ctx.insert("changes", &changes);
+    ctx.insert("page", &page);
+    ctx.insert(
+        "previous",
+        &(page > 1).then(|| format!("/wiki/_recent/?page={}", page - 1)),
+    );
+    ctx.insert(
+        "next",
+        &more.then(|| format!("/wiki/_recent/?page={}", page + 1)),
+    );
+    Ok(html(
+        StatusCode::OK,
+        t.render_to_string("wiki/recent.html", &ctx)?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ApiQuery {
+    q: Option<String>,
+    page: Option<String>,
+}
+
+/// `GET /api/wiki/search?q=`: the matching pages, best first, with marked snippets.
+pub(crate) async fn api_search(
+    query: Query<ApiQuery>,
+    state: Data<State>,
+) -> Result<HttpResponse, AppError> {
+    let q = query.q.clone().unwrap_or_default();
+    let hits = find(&state, &q).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "query": q.trim(), "hits": hits })))
+}
+
+/// `GET /api/wiki/recent?page=N`: every page's revisions, the newest first.
+pub(crate) async fn api_recent(
+    query: Query<ApiQuery>,
+    state: Data<State>,
+) -> Result<HttpResponse, AppError> {
+    let page = page_number(query.page.as_deref())?;
+    let (changes, more) = changes(&state, page).await?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "page": page, "changes": changes, "has_next": more })))
 }

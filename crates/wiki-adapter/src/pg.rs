@@ -7,7 +7,10 @@ use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 
 use crate::path::WikiPath;
-use crate::store::{HistoryEntry, NewRevision, PageInfo, Revision, WikiError, WikiStore};
+use crate::store::{
+    Change, HistoryEntry, Hit, NewRevision, PageInfo, Revision, WikiError, WikiStore, MARK_END,
+    MARK_START,
+};
 
 static EMBEDDED: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -20,6 +23,7 @@ diesel::table! {
         title -> Text,
         revision -> Int4,
         updated_at -> Timestamptz,
+        content -> Text,
     }
 }
 
@@ -71,6 +75,17 @@ type HistoryRow = (
     String,
     DateTime<Utc>,
     i32,
+);
+
+/// A revision for recent changes: path, title, number, author, address, message, time.
+type ChangeRow = (
+    String,
+    String,
+    i32,
+    Option<String>,
+    Option<String>,
+    String,
+    DateTime<Utc>,
 );
 
 fn number(n: i32) -> u32 {
@@ -168,6 +183,7 @@ impl WikiStore for PgStore {
                         wiki_pages::path.eq(path.as_str()),
                         wiki_pages::title.eq(&title),
                         wiki_pages::revision.eq(1),
+                        wiki_pages::content.eq(&revision.content),
                     ))
                     .on_conflict_do_nothing()
                     .returning(wiki_pages::revision)
@@ -183,6 +199,7 @@ impl WikiStore for PgStore {
                 .set((
                     wiki_pages::revision.eq(wiki_pages::revision + 1),
                     wiki_pages::title.eq(&title),
+                    wiki_pages::content.eq(&revision.content),
                     wiki_pages::updated_at.eq(diesel::dsl::now),
                 ))
                 .returning(wiki_pages::revision)
@@ -302,6 +319,84 @@ impl WikiStore for PgStore {
             .iter()
             .filter(|p| found.iter().any(|f| f == p.as_str()))
             .cloned()
+            .collect())
+    }
+
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, WikiError> {
+        use diesel::sql_types::{BigInt, Float4, Text};
+        #[derive(QueryableByName)]
+        struct HitRow {
+            #[diesel(sql_type = Text)]
+            path: String,
+            #[diesel(sql_type = Text)]
+            title: String,
+            #[diesel(sql_type = Text)]
+            snippet: String,
+            #[diesel(sql_type = Float4)]
+            rank: f32,
+        }
+        let options = format!(
+            "StartSel={MARK_START}, StopSel={MARK_END}, MaxFragments=2, MaxWords=30, MinWords=10, FragmentDelimiter= … "
+        );
+        let mut conn = self.conn()?;
+        let rows: Vec<HitRow> = diesel::sql_query(
+            "SELECT p.path, p.title, ts_headline('english', p.content, q, $2) AS snippet, \
+                    ts_rank(p.search, q) AS rank \
+             FROM wiki_pages p, websearch_to_tsquery('english', $1) AS q \
+             WHERE p.search @@ q \
+             ORDER BY rank DESC, p.path \
+             LIMIT $3",
+        )
+        .bind::<Text, _>(query)
+        .bind::<Text, _>(options)
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .load(&mut conn)
+        .map_err(|e| self.error(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Hit {
+                path: WikiPath::parse(&r.path).unwrap_or_default(),
+                title: r.title,
+                snippet: r.snippet,
+                rank: r.rank,
+            })
+            .collect())
+    }
+
+    fn recent(&self, offset: usize, limit: usize) -> Result<Vec<Change>, WikiError> {
+        let mut conn = self.conn()?;
+        let rows: Vec<ChangeRow> = wiki_revisions::table
+            .order((
+                wiki_revisions::created_at.desc(),
+                wiki_revisions::number.desc(),
+                wiki_revisions::path,
+            ))
+            .offset(i64::try_from(offset).unwrap_or(i64::MAX))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select((
+                wiki_revisions::path,
+                wiki_revisions::title,
+                wiki_revisions::number,
+                wiki_revisions::author,
+                wiki_revisions::address,
+                wiki_revisions::message,
+                wiki_revisions::created_at,
+            ))
+            .load(&mut conn)
+            .map_err(|e| self.error(e))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(path, title, n, author, address, message, created_at)| Change {
+                    path: WikiPath::parse(&path).unwrap_or_default(),
+                    title,
+                    number: number(n),
+                    author,
+                    address,
+                    message,
+                    created_at,
+                },
+            )
             .collect())
     }
 

@@ -152,6 +152,33 @@ impl From<&Revision> for HistoryEntry {
     }
 }
 
+/// Where a match starts in a [`Hit`]'s snippet.
+pub const MARK_START: char = '\u{2}';
+/// Where a match ends in a [`Hit`]'s snippet.
+pub const MARK_END: char = '\u{3}';
+
+/// A page that matches a search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub path: WikiPath,
+    pub title: String,
+    /// A stretch of the text around the matches, marked (see [`MARK_START`]).
+    pub snippet: String,
+    pub rank: f32,
+}
+
+/// One saved revision, for recent changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub path: WikiPath,
+    pub title: String,
+    pub number: u32,
+    pub author: Option<String>,
+    pub address: Option<String>,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// Where the wiki lives. Object-safe: hold it as `Arc<dyn WikiStore>`.
 pub trait WikiStore: Send + Sync {
     /// The page at `path` and its current revision.
@@ -179,6 +206,15 @@ pub trait WikiStore: Send + Sync {
 
     /// Which of `paths` are pages (for red links).
     fn existing(&self, paths: &[WikiPath]) -> Result<Vec<WikiPath>, WikiError>;
+
+    /// The pages that match `query` (words, `"a phrase"`, `-not`, `or`: the syntax of web
+    /// search engines), best first, at most `limit`. A match in the title ranks above one in
+    /// the text. Each hit's snippet is plain text with the matches between [`MARK_START`] and
+    /// [`MARK_END`], for the caller to escape and mark up.
+    fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, WikiError>;
+
+    /// Every page's revisions, the newest first: `limit` of them after skipping `offset`.
+    fn recent(&self, offset: usize, limit: usize) -> Result<Vec<Change>, WikiError>;
 
     /// Answers when the store can serve requests (readiness).
     fn ping(&self) -> Result<(), WikiError> {

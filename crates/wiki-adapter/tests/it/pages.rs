@@ -11,7 +11,9 @@ on_both_stores!(
     markup_in_titles_content_and_paths_renders_inert,
     each_limit_is_a_4xx_naming_its_field_and_saves_nothing,
     preview_saves_nothing,
-    the_api_gives_a_page_as_json
+    the_api_gives_a_page_as_json,
+    search_finds_pages_best_first_with_marked_snippets,
+    recent_changes_list_every_edit_newest_first
 );
 
 const SUN: &str = "sun";
@@ -429,4 +431,87 @@ impl ParsePath for str {
     fn parse_path(&self) -> wiki_adapter::WikiPath {
         wiki_adapter::WikiPath::parse(self).unwrap()
     }
+}
+
+async fn search_finds_pages_best_first_with_marked_snippets(b: Backend) {
+    let app = spawn(b, WikiSettings::default());
+    app.save("terrain/", SUN, "", "Terrain", "Six kinds of ground.")
+        .await;
+    app.save(
+        "war/",
+        SUN,
+        "",
+        "War",
+        "Know the terrain. <script>alert(1)</script>",
+    )
+    .await;
+    let (status, html) = app.get("/wiki/_search/?q=terrain", None).await;
+    assert_eq!(status, 200);
+    let order: Vec<_> = html
+        .match_indices("<li data-path=\"")
+        .map(|(i, _)| html[i + 15..].split('"').next().unwrap())
+        .collect();
+    assert_eq!(order, ["terrain", "war"], "the title match first: {html}");
+    assert!(html.contains("<mark>terrain</mark>"), "{html}");
+    assert!(
+        !html.contains("<script>alert"),
+        "snippets are escaped: {html}"
+    );
+    let (status, html) = app.get("/wiki/_search/?q=nothing-like-it", None).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No page matches"), "{html}");
+    let res = app
+        .client
+        .get(app.url("/api/wiki/search?q=ground"))
+        .send()
+        .await
+        .unwrap();
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["hits"][0]["path"], "terrain");
+    assert_eq!(json["hits"][0]["url"], "/wiki/terrain/");
+    assert!(
+        json["hits"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>ground</mark>"),
+        "{json}"
+    );
+    let (status, _) = app.get("/wiki/terrain/_search/", None).await;
+    assert_eq!(status, 404, "search lives at the root only");
+}
+
+async fn recent_changes_list_every_edit_newest_first(b: Backend) {
+    let app = spawn(b, WikiSettings::default());
+    app.save("a/", SUN, "", "A", "one").await;
+    app.save("b/", "ann", "", "B", "one").await;
+    app.save("a/", SUN, "1", "A", "two").await;
+    let (status, html) = app.get("/wiki/_recent/", None).await;
+    assert_eq!(status, 200);
+    let rows: Vec<_> = html
+        .match_indices("<tr data-path=\"")
+        .map(|(i, _)| {
+            let rest = &html[i + 15..];
+            let path = rest.split('"').next().unwrap();
+            let revision = rest
+                .split("data-revision=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            format!("{path}@{revision}")
+        })
+        .collect();
+    assert_eq!(rows, ["a@2", "b@1", "a@1"], "{html}");
+    let res = app
+        .client
+        .get(app.url("/api/wiki/recent"))
+        .send()
+        .await
+        .unwrap();
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["changes"][1]["author"], "ann");
+    assert_eq!(json["has_next"], false);
+    let (status, _) = app.get("/wiki/_recent/?page=0", None).await;
+    assert_eq!(status, 400);
 }
