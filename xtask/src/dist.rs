@@ -57,7 +57,7 @@ pub fn build(root: &Path) -> Result<Artifacts> {
     let _ = fs::remove_file(&log);
     println!("    release {id}");
     deploy::build_release(root, &id, &log)?;
-    let binary = crate::target_dir(root).join("release").join("quotes");
+    let binary = crate::built_binary(root);
     let version = cargo_version(root)?;
     let arch = cmd::output(Command::new("dpkg").arg("--print-architecture"))
         .context("dpkg is needed to build the Debian package")?

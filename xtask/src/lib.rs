@@ -37,6 +37,23 @@ pub fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
+/// The cargo profile deploy and dist build the app with: `release`, unless
+/// `XTASK_BUILD_PROFILE` names another (`cargo xtask test` deploys and packages the `dev`
+/// build its tests already made, rather than compiling everything again optimised).
+pub fn build_profile() -> String {
+    env::var("XTASK_BUILD_PROFILE")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "release".to_owned())
+}
+
+/// Where the `quotes` binary of [`build_profile`] lands (`dev` builds go to `debug/`).
+pub fn built_binary(root: &Path) -> PathBuf {
+    let profile = build_profile();
+    let dir = if profile == "dev" { "debug" } else { &profile };
+    target_dir(root).join(dir).join("quotes")
+}
+
 /// Where xtask keeps its own logs, inside the target directory so `cargo clean` removes them.
 pub fn xtask_dir(root: &Path) -> PathBuf {
     target_dir(root).join("xtask")

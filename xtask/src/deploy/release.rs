@@ -95,13 +95,23 @@ pub fn release_name(commit: &str, dirty: bool) -> String {
     }
 }
 
-/// `cargo build --release -p cli --bin quotes`, stamped with the release id so `/healthz`
-/// says `-dirty` too (build.rs takes `QUOTES_BUILD_COMMIT` over git).
+/// `cargo build --release -p cli --bin quotes` (or the profile `XTASK_BUILD_PROFILE`
+/// names, see [`crate::build_profile`]), stamped with the release id so `/healthz` says
+/// `-dirty` too (build.rs takes `QUOTES_BUILD_COMMIT` over git).
 pub fn build(layout: &Layout, id: &str, log: &Path) -> Result<()> {
+    let profile = crate::build_profile();
     cmd::stream_logged(
         cmd::cargo()
             .current_dir(&layout.root)
-            .args(["build", "--release", "-p", "cli", "--bin", "quotes"])
+            .args([
+                "build",
+                "--profile",
+                &profile,
+                "-p",
+                "cli",
+                "--bin",
+                "quotes",
+            ])
             .env("QUOTES_BUILD_COMMIT", id),
         log,
     )
@@ -112,9 +122,7 @@ pub fn build(layout: &Layout, id: &str, log: &Path) -> Result<()> {
 /// the real name; redeploying the same id swaps the directories, and a process still running
 /// the old binary keeps it (Linux keeps an unlinked executable for whoever has it open).
 pub fn install(layout: &Layout, id: &str) -> Result<Release> {
-    let binary = crate::target_dir(&layout.root)
-        .join("release")
-        .join("quotes");
+    let binary = crate::built_binary(&layout.root);
     let releases = layout.releases();
     fs::create_dir_all(&releases)
         .with_context(|| format!("could not create {}", releases.display()))?;
