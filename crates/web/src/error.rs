@@ -15,6 +15,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// The client has done this too often; it may again after `retry_after` seconds.
+    #[error("{message}")]
+    TooMany { message: String, retry_after: u64 },
     /// A backing service is down; the client may retry.
     #[error("the service is temporarily unavailable, please try again shortly")]
     Unavailable(String),
@@ -43,6 +46,14 @@ impl AppError {
 
     pub fn conflict(why: impl Into<String>) -> Self {
         AppError::Conflict(why.into())
+    }
+
+    /// 429 with `Retry-After: retry_after` (seconds) and `why` on the page.
+    pub fn too_many(why: impl Into<String>, retry_after: u64) -> Self {
+        AppError::TooMany {
+            message: why.into(),
+            retry_after,
+        }
     }
 
     /// A backing service is down: 503 with `Retry-After`; `detail` goes to the log only.
@@ -88,6 +99,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -102,8 +114,14 @@ impl ResponseError for AppError {
             _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());
-        if let AppError::Unavailable(_) = self {
-            res.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+        match self {
+            AppError::Unavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+            }
+            AppError::TooMany { retry_after, .. } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            _ => {}
         }
         let mut res = res.finish();
         res.extensions_mut().insert(PublicMessage(self.to_string()));

@@ -20,7 +20,8 @@ macro_rules! wiki_store_contract {
             concurrent_saves_each_land_or_hear_the_page_moved_on,
             text_comes_back_as_it_was_written,
             search_finds_current_pages_and_ranks_titles_first,
-            recent_changes_list_every_revision_newest_first
+            recent_changes_list_every_revision_newest_first,
+            revisions_are_counted_by_who_saved_them
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -287,4 +288,28 @@ pub fn recent_changes_list_every_revision_newest_first(s: &dyn WikiStore) {
     assert_eq!(page, [1]);
     assert_eq!(s.recent(0, 10).unwrap()[0].title, "A2");
     assert!(s.recent(3, 10).unwrap().is_empty());
+}
+
+pub fn revisions_are_counted_by_who_saved_them(s: &dyn WikiStore) {
+    let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    s.save(&path("a"), None, rev("A", "1")).unwrap();
+    s.save(&path("a"), Some(1), rev("A", "2")).unwrap();
+    let mut anonymous = rev("B", "1");
+    anonymous.author = None;
+    anonymous.address = Some("192.0.2.1".into());
+    s.save(&path("b"), None, anonymous).unwrap();
+    assert_eq!(s.revisions_since(Some("sun"), None, hour_ago).unwrap(), 2);
+    assert_eq!(s.revisions_since(Some("ann"), None, hour_ago).unwrap(), 0);
+    assert_eq!(
+        s.revisions_since(None, Some("192.0.2.1"), hour_ago)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.revisions_since(None, Some("192.0.2.9"), hour_ago)
+            .unwrap(),
+        0
+    );
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    assert_eq!(s.revisions_since(Some("sun"), None, later).unwrap(), 0);
 }

@@ -40,12 +40,24 @@ pub use store::{
 pub struct WikiComponent;
 
 /// `[wiki]` in the settings (`QUOTES__WIKI__ANONYMOUS_WRITE=true`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WikiSettings {
     /// Whether visitors who are not signed in may create and edit pages (their address is
     /// kept with each revision). Off by default, as django-wiki's `ANONYMOUS_WRITE`.
     pub anonymous_write: bool,
+    /// How many revisions one user (or one address, for anonymous edits) may save in an
+    /// hour; more get 429.
+    pub edits_per_hour: u32,
+}
+
+impl Default for WikiSettings {
+    fn default() -> Self {
+        Self {
+            anonymous_write: false,
+            edits_per_hour: 30,
+        }
+    }
 }
 
 impl Component for WikiComponent {

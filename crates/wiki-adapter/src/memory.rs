@@ -114,6 +114,24 @@ impl WikiStore for MemoryStore {
         Ok(hits)
     }
 
+    fn revisions_since(
+        &self,
+        author: Option<&str>,
+        address: Option<&str>,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<u64, WikiError> {
+        let pages = self.pages.read().unwrap_or_else(PoisonError::into_inner);
+        let by = |r: &Revision| match author {
+            Some(a) => r.author.as_deref() == Some(a),
+            None => r.author.is_none() && r.address.as_deref() == address,
+        };
+        Ok(pages
+            .values()
+            .flatten()
+            .filter(|r| r.created_at >= since && by(r))
+            .count() as u64)
+    }
+
     fn recent(&self, offset: usize, limit: usize) -> Result<Vec<Change>, WikiError> {
         let pages = self.pages.read().unwrap_or_else(PoisonError::into_inner);
         let mut all: Vec<Change> = pages

@@ -362,6 +362,10 @@ pub(crate) async fn submit(
     let Some(who) = writer(&req, &state) else {
         return Err(AppError::forbidden("Sign in to edit the wiki."));
     };
+    let is_save = matches!(view, View::Edit if form.preview.is_none()) || view == View::Revert;
+    if is_save {
+        rate_limited(&who, &state).await?;
+    }
     match view {
         View::Edit => save(&req, path, form.into_inner(), who, &state, &t).await,
         View::Revert => revert(path, form.into_inner(), who, &state).await,
@@ -369,6 +373,26 @@ pub(crate) async fn submit(
             "Only a page's edit and revert views take a POST.",
         )),
     }
+}
+
+/// A 429 when `who` has saved `[wiki] edits_per_hour` revisions in the last hour.
+async fn rate_limited(who: &Writer, state: &Data<State>) -> Result<(), AppError> {
+    let limit = u64::from(state.settings.edits_per_hour);
+    let (author, address) = (who.author.clone(), who.address.clone());
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    let saved = run(state, move |s| {
+        s.revisions_since(author.as_deref(), address.as_deref(), since)
+    })
+    .await?;
+    if saved < limit {
+        return Ok(());
+    }
+    Err(AppError::too_many(
+        format!(
+            "You have saved {saved} revisions in the last hour, the most this wiki takes ({limit} an hour). Nothing was saved; try again later."
+        ),
+        3600,
+    ))
 }
 
 /// What a save came to.

@@ -363,6 +363,29 @@ impl WikiStore for PgStore {
             .collect())
     }
 
+    fn revisions_since(
+        &self,
+        author: Option<&str>,
+        address: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> Result<u64, WikiError> {
+        let mut conn = self.conn()?;
+        let recent = wiki_revisions::table.filter(wiki_revisions::created_at.ge(since));
+        let n: i64 = match author {
+            Some(a) => recent
+                .filter(wiki_revisions::author.eq(a))
+                .count()
+                .get_result(&mut conn),
+            None => recent
+                .filter(wiki_revisions::author.is_null())
+                .filter(wiki_revisions::address.eq(address))
+                .count()
+                .get_result(&mut conn),
+        }
+        .map_err(|e| self.error(e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     fn recent(&self, offset: usize, limit: usize) -> Result<Vec<Change>, WikiError> {
         let mut conn = self.conn()?;
         let rows: Vec<ChangeRow> = wiki_revisions::table

@@ -213,6 +213,15 @@ pub trait WikiStore: Send + Sync {
     /// [`MARK_END`], for the caller to escape and mark up.
     fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, WikiError>;
 
+    /// How many revisions `author` saved since `since`; for anonymous edits (`author`
+    /// `None`), those from `address`. For the edit rate limit.
+    fn revisions_since(
+        &self,
+        author: Option<&str>,
+        address: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> Result<u64, WikiError>;
+
     /// Every page's revisions, the newest first: `limit` of them after skipping `offset`.
     fn recent(&self, offset: usize, limit: usize) -> Result<Vec<Change>, WikiError>;
 

@@ -13,7 +13,8 @@ on_both_stores!(
     preview_saves_nothing,
     the_api_gives_a_page_as_json,
     search_finds_pages_best_first_with_marked_snippets,
-    recent_changes_list_every_edit_newest_first
+    recent_changes_list_every_edit_newest_first,
+    saves_beyond_the_hourly_limit_get_429_and_save_nothing
 );
 
 const SUN: &str = "sun";
@@ -270,6 +271,7 @@ async fn anonymous_writes_when_allowed_keep_the_address(b: Backend) {
         b,
         WikiSettings {
             anonymous_write: true,
+            ..WikiSettings::default()
         },
     );
     let edit = "/wiki/_edit/";
@@ -514,4 +516,48 @@ async fn recent_changes_list_every_edit_newest_first(b: Backend) {
     assert_eq!(json["has_next"], false);
     let (status, _) = app.get("/wiki/_recent/?page=0", None).await;
     assert_eq!(status, 400);
+}
+
+async fn saves_beyond_the_hourly_limit_get_429_and_save_nothing(b: Backend) {
+    let app = spawn(
+        b,
+        WikiSettings {
+            edits_per_hour: 2,
+            ..WikiSettings::default()
+        },
+    );
+    assert_eq!(app.save("busy/", SUN, "", "Busy", "1").await.0, 303);
+    assert_eq!(app.save("busy/", SUN, "1", "Busy", "2").await.0, 303);
+    let edit = "/wiki/busy/_edit/";
+    let (status, _, body) = app
+        .post(
+            edit,
+            edit,
+            Some(SUN),
+            &[("title", "Busy"), ("content", "3"), ("base", "2")],
+        )
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("2 an hour"), "{body}");
+    // A preview is no save, and another user has a limit of their own.
+    let (status, _, _) = app
+        .post(
+            edit,
+            edit,
+            Some(SUN),
+            &[
+                ("title", "Busy"),
+                ("content", "3"),
+                ("base", "2"),
+                ("preview", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.save("busy/", "ann", "2", "Busy", "3").await.0, 303);
+    let history = app
+        .store
+        .history(&wiki_adapter::WikiPath::parse("busy").unwrap())
+        .unwrap();
+    assert_eq!(history.len(), 3);
 }
