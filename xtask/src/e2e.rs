@@ -553,31 +553,13 @@ fn remove_linked_cluster(dir: &Path) {
     }
 }
 
-/// Stops and removes the sandboxes of runs that were killed before their guard ran.
+/// Stops and removes the sandboxes of runs that were killed before their guard ran (only
+/// our own: another user's directory is theirs to remove).
 fn sweep_leftovers() {
-    let Ok(entries) = fs::read_dir(env::temp_dir()) else {
-        return;
-    };
     let Ok(xtask) = env::current_exe() else {
         return;
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(owner) = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('-').next()?.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if sys::is_alive(owner) {
-            continue;
-        }
-        // Only what a run of ours left: another user's directory is theirs to remove.
-        use std::os::unix::fs::MetadataExt;
-        let dir = entry.path();
-        if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == sys::euid()) {
-            continue;
-        }
+    for dir in sys::orphaned_temp_dirs(PREFIX) {
         let _ = cmd::output(Command::new(&xtask).arg("stop").arg("--dir").arg(&dir));
         remove_linked_cluster(&dir);
         match fs::remove_dir_all(&dir) {

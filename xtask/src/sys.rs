@@ -34,6 +34,27 @@ fn effective_uid(status: &str) -> Option<u32> {
     line.split_whitespace().nth(2)?.parse().ok()
 }
 
+/// The directories of the temporary folder named `<prefix><pid>-…` that this user owns and
+/// whose owner process `pid` is gone: what runs killed before their guards ran left behind.
+pub fn orphaned_temp_dirs(prefix: &str) -> Vec<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return Vec::new();
+    };
+    let me = euid();
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.strip_prefix(prefix)
+                .and_then(|rest| rest.split('-').next()?.parse::<u32>().ok())
+                .is_some_and(|owner| !is_alive(owner))
+        })
+        .map(|entry| entry.path())
+        .filter(|dir| fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == me))
+        .collect()
+}
+
 /// Whether `pid` is a running process. A zombie counts as gone: it has exited, and only its
 /// parent's bookkeeping is left (a container's init may never reap it).
 pub fn is_alive(pid: u32) -> bool {

@@ -15,8 +15,6 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis_cache;
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use web::{CacheHandle, Component, Context, Running};
 
@@ -103,12 +101,8 @@ impl Component for CacheComponent {
 /// The backend `settings` ask for; an error when the build left it out or its settings
 /// are incomplete.
 pub fn open(settings: &CacheSettings) -> anyhow::Result<Option<CacheHandle>> {
-    let timeout = Duration::from_millis(settings.timeout_ms.max(1));
     match settings.backend {
-        BackendKind::None => {
-            let _ = timeout;
-            Ok(None)
-        }
+        BackendKind::None => Ok(None),
         #[cfg(feature = "memory")]
         BackendKind::Memory => Ok(Some(CacheHandle(std::sync::Arc::new(MemoryCache::new(
             settings.max_mib.saturating_mul(1024 * 1024),
@@ -120,6 +114,7 @@ pub fn open(settings: &CacheSettings) -> anyhow::Result<Option<CacheHandle>> {
                     "[cache] backend = \"redis\" needs [cache] redis_url (QUOTES__CACHE__REDIS_URL)"
                 )
             })?;
+            let timeout = std::time::Duration::from_millis(settings.timeout_ms.max(1));
             Ok(Some(CacheHandle(std::sync::Arc::new(RedisCache::new(
                 url, timeout,
             )?))))

@@ -11,8 +11,8 @@ use web::cache::Validators;
 use web::AppError;
 
 use crate::pages::{
-    blocking, changed_at, cursor_key, get_quote, in_range, parse_id, read_page, version,
-    version_tag, PageQuery,
+    blocking, changed_at, cursor_key, get_quote, in_range, parse_id, version, version_tag,
+    PageQuery,
 };
 use crate::State;
 
@@ -50,7 +50,7 @@ pub(crate) async fn list(
     let body = match state.cached(&key).await {
         Some(body) => body,
         None => {
-            let page = in_range(blocking(&state, move |s| read_page(s, request, cursor)).await?)?;
+            let page = in_range(blocking(&state, move |s| s.page_from(request, cursor)).await?)?;
             let num_pages = page.num_pages();
             let json = serde_json::to_vec(&ApiPage {
                 items: page.items,

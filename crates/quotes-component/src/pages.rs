@@ -86,28 +86,6 @@ pub(crate) fn cursor_key(cursor: Option<Cursor>) -> String {
     }
 }
 
-/// A page of the listing: after the cursor when there is one (and it still lands inside
-/// the listing), else by its number.
-pub(crate) fn read_page(
-    s: &dyn QuoteStore,
-    request: PageRequest,
-    cursor: Option<Cursor>,
-) -> Result<Page<Quote>, StoreError> {
-    if let Some(cursor) = cursor {
-        let items = s.list_from(cursor, request.per_page())?;
-        if !items.is_empty() {
-            let total = s.stats()?.count;
-            return Ok(Page {
-                items,
-                page: request.page(),
-                per_page: request.per_page(),
-                total,
-            });
-        }
-    }
-    s.list(request)
-}
-
 pub(crate) fn parse_id(raw: &str) -> Result<QuoteId, AppError> {
     raw.parse()
         .map_err(|_| AppError::not_found(format!("There is no quote with id {raw:?}.")))

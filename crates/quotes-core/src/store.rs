@@ -215,24 +215,32 @@ pub trait QuoteStore: Send + Sync {
         cursor: Option<Cursor>,
         featured: u64,
     ) -> Result<Listing, StoreError> {
-        let stats = self.stats()?;
-        let mut items = match cursor {
-            Some(cursor) => self.list_from(cursor, page.per_page())?,
-            None => Vec::new(),
-        };
-        if items.is_empty() {
-            items = self.list(page)?.items;
-        }
         Ok(Listing {
-            stats,
-            page: Page {
-                items,
-                page: page.page(),
-                per_page: page.per_page(),
-                total: stats.count,
-            },
+            stats: self.stats()?,
+            page: self.page_from(page, cursor)?,
             featured: self.pick(featured)?,
         })
+    }
+
+    /// The page after `cursor` when there is one and it lands inside the listing (its
+    /// total from the stats), else the page by its number, as [`QuoteStore::list`] reads it.
+    fn page_from(
+        &self,
+        page: PageRequest,
+        cursor: Option<Cursor>,
+    ) -> Result<Page<Quote>, StoreError> {
+        if let Some(cursor) = cursor {
+            let items = self.list_from(cursor, page.per_page())?;
+            if !items.is_empty() {
+                return Ok(Page {
+                    items,
+                    page: page.page(),
+                    per_page: page.per_page(),
+                    total: self.stats()?.count,
+                });
+            }
+        }
+        self.list(page)
     }
 
     /// How many quotes there are and the store's version, without counting them.

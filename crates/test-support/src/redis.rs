@@ -9,7 +9,7 @@
 //! skipping its server.
 
 use std::{
-    env, fs,
+    fs,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
@@ -191,24 +191,7 @@ fn tail(log: &Path, n: usize) -> String {
 /// lives on when its parent dies by a signal), and removes their directories. Only our own
 /// directories, and only a server whose command line names the directory's configuration.
 fn sweep_leftovers() {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = fs::read_dir(env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(owner) = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('-').next()?.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let dir = entry.path();
-        if sys::is_alive(owner)
-            || !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == sys::euid())
-        {
-            continue;
-        }
+    for dir in sys::orphaned_temp_dirs(PREFIX) {
         for pid in sys::find_ours(redis::PROGRAM, &dir.join("redis.conf")) {
             let _ = sys::signal(pid, "KILL");
             sys::wait_gone(pid, Duration::from_secs(5));

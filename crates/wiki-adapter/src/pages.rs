@@ -697,12 +697,7 @@ struct ShownHit {
 
 impl From<Hit> for ShownHit {
     fn from(h: Hit) -> Self {
-        let escaped = h
-            .snippet
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;");
+        let escaped = markdown::escape(&h.snippet);
         ShownHit {
             url: h.path.url(),
             path: h.path.to_string(),
