@@ -23,3 +23,19 @@ pub use database::{Conn, Database, Fault};
 pub use migrate::{wait_for_db, Migrations};
 pub use settings::{concise, PgError, PgSettings};
 pub use url::{describe_url, split_password};
+
+/// `text` as a LIKE pattern that matches itself only (the default escape is `\`): wrap it in
+/// `%` for "contains".
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod like_tests {
+    #[test]
+    fn escape_like_takes_wildcards_literally() {
+        assert_eq!(super::escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
+}

@@ -478,7 +478,7 @@ impl PgStore {
 fn filtered(query: &QuoteQuery) -> quotes::BoxedQuery<'static, diesel::pg::Pg> {
     let mut q = quotes::table.into_boxed();
     if let Some(needle) = &query.contains {
-        let pattern = format!("%{}%", escape_like(needle));
+        let pattern = format!("%{}%", db::escape_like(needle));
         q = q.filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>("(quotes.text ILIKE ")
                 .bind::<Text, _>(pattern.clone())
@@ -526,11 +526,4 @@ fn direction(query: &QuoteQuery) -> &'static str {
     } else {
         "ASC"
     }
-}
-
-/// `text` as a LIKE pattern that matches itself only (the default escape is `\`).
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }

@@ -3,7 +3,8 @@
 
 use crate::path::WikiPath;
 use crate::store::{
-    NewRevision, WikiError, WikiStore, MARK_END, MARK_START, MAX_CONTENT, MAX_TITLE,
+    Imported, NewRevision, PageFilter, PageState, WikiError, WikiStore, MARK_END, MARK_START,
+    MAX_CONTENT, MAX_TITLE,
 };
 
 /// One `#[test]` per case; `$make` is evaluated afresh for each and must deref to a store.
@@ -21,7 +22,11 @@ macro_rules! wiki_store_contract {
             text_comes_back_as_it_was_written,
             search_finds_current_pages_and_ranks_titles_first,
             recent_changes_list_every_revision_newest_first,
-            revisions_are_counted_by_who_saved_them
+            revisions_are_counted_by_who_saved_them,
+            a_state_is_a_revision_and_saves_keep_it,
+            deleted_pages_are_kept_but_hidden,
+            pages_are_listed_by_filter_with_a_total,
+            an_import_loads_all_or_nothing_and_twice_adds_nothing
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -47,6 +52,14 @@ fn rev(title: &str, content: &str) -> NewRevision {
         author: Some("sun".to_owned()),
         address: None,
         message: String::new(),
+        state: None,
+    }
+}
+
+fn with_state(title: &str, content: &str, deleted: bool, locked: bool) -> NewRevision {
+    NewRevision {
+        state: Some(PageState { deleted, locked }),
+        ..rev(title, content)
     }
 }
 
@@ -312,4 +325,229 @@ pub fn revisions_are_counted_by_who_saved_them(s: &dyn WikiStore) {
     );
     let later = chrono::Utc::now() + chrono::Duration::seconds(5);
     assert_eq!(s.revisions_since(Some("sun"), None, later).unwrap(), 0);
+}
+
+pub fn a_state_is_a_revision_and_saves_keep_it(s: &dyn WikiStore) {
+    let p = path("orders");
+    s.save(&p, None, rev("Orders", "march")).unwrap();
+    assert_eq!(
+        s.page(&p).unwrap().unwrap().0.state,
+        PageState::default(),
+        "a new page is shown and unlocked"
+    );
+    assert_eq!(
+        s.save(&p, Some(1), with_state("Orders", "march", false, true))
+            .unwrap(),
+        2
+    );
+    // An edit that says nothing of the state keeps it.
+    s.save(&p, Some(2), rev("Orders", "march on")).unwrap();
+    let (info, current) = s.page(&p).unwrap().unwrap();
+    assert!(info.state.locked && current.state.locked && !info.state.deleted);
+    let states: Vec<(u32, bool)> = s
+        .history(&p)
+        .unwrap()
+        .iter()
+        .map(|h| (h.number, h.state.locked))
+        .collect();
+    assert_eq!(states, [(3, true), (2, true), (1, false)]);
+    assert!(!s.revision(&p, 1).unwrap().state.locked);
+    // A page can be made locked, and unlocked again.
+    let q = path("edicts");
+    s.save(&q, None, with_state("Edicts", "x", false, true))
+        .unwrap();
+    assert!(s.page(&q).unwrap().unwrap().0.state.locked);
+    s.save(&q, Some(1), with_state("Edicts", "x", false, false))
+        .unwrap();
+    assert!(!s.page(&q).unwrap().unwrap().0.state.locked);
+}
+
+pub fn deleted_pages_are_kept_but_hidden(s: &dyn WikiStore) {
+    let (parent, child) = (path("terrain"), path("terrain/marsh"));
+    s.save(&parent, None, rev("Terrain", "ground")).unwrap();
+    s.save(&child, None, rev("Marsh", "wet ground")).unwrap();
+    s.save(
+        &child,
+        Some(1),
+        with_state("Marsh", "wet ground", true, false),
+    )
+    .unwrap();
+    let (info, current) = s.page(&child).unwrap().expect("kept");
+    assert!(info.state.deleted && current.state.deleted);
+    assert_eq!((info.revision, current.content.as_str()), (2, "wet ground"));
+    assert_eq!(s.history(&child).unwrap().len(), 2);
+    assert!(s.children(&parent).unwrap().is_empty(), "not a child");
+    assert_eq!(
+        s.existing(&[child.clone(), parent.clone()]).unwrap(),
+        [parent.clone()]
+    );
+    let found: Vec<String> = s
+        .search("ground", 10)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.path.to_string())
+        .collect();
+    assert_eq!(found, ["terrain"], "not found");
+    assert!(matches!(
+        s.save(&child, None, rev("Marsh", "again")),
+        Err(WikiError::Exists)
+    ));
+    // Restored: everything as it was, one revision more.
+    s.save(
+        &child,
+        Some(2),
+        with_state("Marsh", "wet ground", false, false),
+    )
+    .unwrap();
+    assert_eq!(s.children(&parent).unwrap()[0].path, child);
+    assert_eq!(
+        s.existing(std::slice::from_ref(&child)).unwrap(),
+        [child.clone()]
+    );
+    assert_eq!(s.search("wet", 10).unwrap().len(), 1);
+    assert_eq!(s.page(&child).unwrap().unwrap().0.revision, 3);
+}
+
+pub fn pages_are_listed_by_filter_with_a_total(s: &dyn WikiStore) {
+    for (p, title) in [
+        ("", "Home"),
+        ("spies", "The Use of Spies"),
+        ("spies/local", "Local spies"),
+        ("fire", "Attack by Fire"),
+    ] {
+        s.save(&WikiPath::parse(p).unwrap(), None, rev(title, "text"))
+            .unwrap();
+    }
+    s.save(
+        &path("fire"),
+        Some(1),
+        with_state("Attack by Fire", "text", true, false),
+    )
+    .unwrap();
+    s.save(
+        &path("spies/local"),
+        Some(1),
+        with_state("Local spies", "text", false, true),
+    )
+    .unwrap();
+    let listed = |filter: PageFilter, offset, limit| {
+        let (pages, total) = s.pages(&filter, offset, limit).unwrap();
+        let paths: Vec<String> = pages.iter().map(|p| p.path.to_string()).collect();
+        (paths, total)
+    };
+    assert_eq!(
+        listed(PageFilter::default(), 0, 10),
+        (
+            vec![
+                "".into(),
+                "fire".into(),
+                "spies".into(),
+                "spies/local".into()
+            ],
+            4
+        )
+    );
+    assert_eq!(
+        listed(PageFilter::default(), 1, 2),
+        (vec!["fire".into(), "spies".into()], 4)
+    );
+    let contains = |text: &str| PageFilter {
+        contains: Some(text.into()),
+        ..PageFilter::default()
+    };
+    // In the path or the title, whatever the case; LIKE's wildcards are plain characters.
+    assert_eq!(listed(contains("SPIES"), 0, 10).1, 2);
+    assert_eq!(listed(contains("use of"), 0, 10).0, ["spies"]);
+    assert_eq!(listed(contains("%"), 0, 10).1, 0);
+    assert_eq!(listed(contains("_"), 0, 10).1, 0);
+    let deleted = PageFilter {
+        deleted: Some(true),
+        ..PageFilter::default()
+    };
+    assert_eq!(listed(deleted, 0, 10), (vec!["fire".into()], 1));
+    let locked = PageFilter {
+        locked: Some(true),
+        deleted: Some(false),
+        ..PageFilter::default()
+    };
+    assert_eq!(listed(locked, 0, 10), (vec!["spies/local".into()], 1));
+    assert_eq!(listed(PageFilter::default(), 10, 10), (vec![], 4));
+}
+
+pub fn an_import_loads_all_or_nothing_and_twice_adds_nothing(s: &dyn WikiStore) {
+    s.save(&path("kept"), None, rev("Kept", "as it was"))
+        .unwrap();
+    let batch = || {
+        vec![
+            (WikiPath::root(), rev("Home", "welcome\n")),
+            (path("kept"), rev("Kept", "as it was")),
+            (
+                path("plans/nine"),
+                with_state("Nine", "grounds", false, true),
+            ),
+        ]
+    };
+    assert_eq!(
+        s.import(batch()).unwrap(),
+        Imported {
+            created: 2,
+            changed: 0,
+            unchanged: 1
+        }
+    );
+    assert!(s.page(&path("plans/nine")).unwrap().unwrap().0.state.locked);
+    assert_eq!(
+        s.import(batch()).unwrap(),
+        Imported {
+            created: 0,
+            changed: 0,
+            unchanged: 3
+        },
+        "twice adds nothing"
+    );
+    assert_eq!(s.history(&path("kept")).unwrap().len(), 1);
+    assert_eq!(s.recent(0, 100).unwrap().len(), 3);
+
+    // One page refused: nothing of the batch lands, and the error names it.
+    let mut changed = batch();
+    changed[0].1.content = "welcome home\n".into();
+    let mut refused = changed.clone();
+    refused.push((path("z"), rev(&"t".repeat(MAX_TITLE + 1), "x")));
+    match s.import(refused) {
+        Err(WikiError::Invalid { field, reason }) => {
+            assert_eq!(field, "title");
+            assert!(reason.contains("/wiki/z/"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut twice = changed.clone();
+    twice.push((path("kept"), rev("Kept", "other")));
+    assert!(matches!(
+        s.import(twice),
+        Err(WikiError::Invalid { field: "path", .. })
+    ));
+    assert_eq!(
+        s.page(&WikiPath::root()).unwrap().unwrap().1.content,
+        "welcome\n"
+    );
+    assert!(s.page(&path("z")).unwrap().is_none());
+
+    // A change is a new revision on top; a state left out stays.
+    changed[2].1.state = None;
+    changed[2].1.content = "nine grounds".into();
+    assert_eq!(
+        s.import(changed).unwrap(),
+        Imported {
+            created: 0,
+            changed: 2,
+            unchanged: 1
+        }
+    );
+    let (info, current) = s.page(&path("plans/nine")).unwrap().unwrap();
+    assert_eq!(
+        (info.revision, current.content.as_str()),
+        (2, "nine grounds")
+    );
+    assert!(info.state.locked);
+    assert_eq!(s.page(&WikiPath::root()).unwrap().unwrap().0.revision, 2);
 }

@@ -7,8 +7,8 @@ use chrono::Utc;
 
 use crate::path::WikiPath;
 use crate::store::{
-    Change, HistoryEntry, Hit, NewRevision, PageInfo, Revision, WikiError, WikiStore, MARK_END,
-    MARK_START,
+    check_import, import_changes, Change, HistoryEntry, Hit, Imported, NewRevision, PageFilter,
+    PageInfo, Revision, WikiError, WikiStore, MARK_END, MARK_START,
 };
 
 /// Every page's revisions, oldest first, behind one lock: each method is atomic.
@@ -24,7 +24,50 @@ fn info(path: &WikiPath, revisions: &[Revision]) -> Option<PageInfo> {
         title: last.title.clone(),
         revision: last.number,
         updated_at: last.created_at,
+        state: last.state,
     })
+}
+
+/// Whether the page is there and not deleted.
+fn live(revisions: &[Revision]) -> bool {
+    revisions.last().is_some_and(|r| !r.state.deleted)
+}
+
+type Pages = BTreeMap<WikiPath, Vec<Revision>>;
+
+/// Adds a checked revision on top of `base` (see [`WikiStore::save`]).
+fn push(
+    pages: &mut Pages,
+    path: &WikiPath,
+    base: Option<u32>,
+    revision: NewRevision,
+) -> Result<u32, WikiError> {
+    let current = pages.get(path).and_then(|r| r.last());
+    let number = match (base, current.map(|r| r.number)) {
+        (None, None) => 1,
+        (None, Some(_)) => return Err(WikiError::Exists),
+        (Some(_), None) => return Err(WikiError::NotFound),
+        (Some(base), Some(current)) if base != current => {
+            return Err(WikiError::Stale { base, current })
+        }
+        (Some(_), Some(current)) => current + 1,
+    };
+    let state = revision
+        .state
+        .or(current.map(|r| r.state))
+        .unwrap_or_default();
+    pages.entry(path.clone()).or_default().push(Revision {
+        number,
+        title: revision.title.trim().to_owned(),
+        content: revision.content,
+        html: revision.html,
+        author: revision.author,
+        address: revision.address,
+        message: revision.message.trim().to_owned(),
+        created_at: Utc::now(),
+        state,
+    });
+    Ok(number)
 }
 
 impl WikiStore for MemoryStore {
@@ -43,27 +86,7 @@ impl WikiStore for MemoryStore {
     ) -> Result<u32, WikiError> {
         revision.check()?;
         let mut pages = self.pages.write().unwrap_or_else(PoisonError::into_inner);
-        let current = pages.get(path).and_then(|r| r.last()).map(|r| r.number);
-        let number = match (base, current) {
-            (None, None) => 1,
-            (None, Some(_)) => return Err(WikiError::Exists),
-            (Some(_), None) => return Err(WikiError::NotFound),
-            (Some(base), Some(current)) if base != current => {
-                return Err(WikiError::Stale { base, current })
-            }
-            (Some(_), Some(current)) => current + 1,
-        };
-        pages.entry(path.clone()).or_default().push(Revision {
-            number,
-            title: revision.title.trim().to_owned(),
-            content: revision.content,
-            html: revision.html,
-            author: revision.author,
-            address: revision.address,
-            message: revision.message.trim().to_owned(),
-            created_at: Utc::now(),
-        });
-        Ok(number)
+        push(&mut pages, path, base, revision)
     }
 
     fn revision(&self, path: &WikiPath, number: u32) -> Result<Revision, WikiError> {
@@ -85,7 +108,7 @@ impl WikiStore for MemoryStore {
         let pages = self.pages.read().unwrap_or_else(PoisonError::into_inner);
         Ok(pages
             .iter()
-            .filter(|(p, _)| p.parent().as_ref() == Some(path))
+            .filter(|(p, r)| p.parent().as_ref() == Some(path) && live(r))
             .filter_map(|(p, r)| info(p, r))
             .collect())
     }
@@ -99,7 +122,7 @@ impl WikiStore for MemoryStore {
         let mut hits: Vec<Hit> = pages
             .iter()
             .filter_map(|(path, revisions)| {
-                let current = revisions.last()?;
+                let current = revisions.last().filter(|r| !r.state.deleted)?;
                 let rank = query.rank(&current.title, &current.content)?;
                 Some(Hit {
                     path: path.clone(),
@@ -161,9 +184,60 @@ impl WikiStore for MemoryStore {
         let pages = self.pages.read().unwrap_or_else(PoisonError::into_inner);
         Ok(paths
             .iter()
-            .filter(|p| pages.contains_key(p))
+            .filter(|p| pages.get(*p).is_some_and(|r| live(r)))
             .cloned()
             .collect())
+    }
+
+    fn pages(
+        &self,
+        filter: &PageFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<PageInfo>, u64), WikiError> {
+        let pages = self.pages.read().unwrap_or_else(PoisonError::into_inner);
+        let needle = filter.contains.as_deref().map(str::to_lowercase);
+        let matching: Vec<PageInfo> = pages
+            .iter()
+            .filter_map(|(p, r)| info(p, r))
+            .filter(|i| {
+                needle.as_deref().is_none_or(|n| {
+                    i.path.as_str().contains(n) || i.title.to_lowercase().contains(n)
+                }) && filter.deleted.is_none_or(|d| i.state.deleted == d)
+                    && filter.locked.is_none_or(|l| i.state.locked == l)
+            })
+            .collect();
+        let total = matching.len() as u64;
+        Ok((
+            matching.into_iter().skip(offset).take(limit).collect(),
+            total,
+        ))
+    }
+
+    fn import(&self, batch: Vec<(WikiPath, NewRevision)>) -> Result<Imported, WikiError> {
+        check_import(&batch)?;
+        let mut pages = self.pages.write().unwrap_or_else(PoisonError::into_inner);
+        let mut done = Imported::default();
+        // Checked whole before the first write, and under one lock: all or nothing.
+        for (path, revision) in batch {
+            let current = pages.get(&path).and_then(|r| r.last());
+            let base = match current {
+                None => {
+                    done.created += 1;
+                    None
+                }
+                Some(c) if import_changes(&revision, &c.title, &c.content, c.state) => {
+                    done.changed += 1;
+                    Some(c.number)
+                }
+                Some(_) => {
+                    done.unchanged += 1;
+                    continue;
+                }
+            };
+            push(&mut pages, &path, base, revision)?;
+        }
+        Ok(done)
     }
 }
 

@@ -493,6 +493,7 @@ fn save_merging(
             author: who.author.clone(),
             address: who.address.clone(),
             message,
+            state: None,
         };
         let base_text = match s.save(path, base, revision) {
             Ok(_) => return Ok(Saved::Landed { merged_with }),
@@ -547,6 +548,7 @@ async fn revert(
                 author: who.author,
                 address: who.address,
                 message: format!("Reverted to revision {wanted}"),
+                state: None,
             },
         )
     })

@@ -8,8 +8,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 
 use crate::path::WikiPath;
 use crate::store::{
-    Change, HistoryEntry, Hit, NewRevision, PageInfo, Revision, WikiError, WikiStore, MARK_END,
-    MARK_START,
+    check_import, import_changes, Change, HistoryEntry, Hit, Imported, NewRevision, PageFilter,
+    PageInfo, PageState, Revision, WikiError, WikiStore, MARK_END, MARK_START,
 };
 
 static EMBEDDED: EmbeddedMigrations = embed_migrations!("migrations");
@@ -24,6 +24,8 @@ diesel::table! {
         revision -> Int4,
         updated_at -> Timestamptz,
         content -> Text,
+        deleted -> Bool,
+        locked -> Bool,
     }
 }
 
@@ -38,6 +40,8 @@ diesel::table! {
         address -> Nullable<Text>,
         message -> Text,
         created_at -> Timestamptz,
+        deleted -> Bool,
+        locked -> Bool,
     }
 }
 
@@ -51,6 +55,8 @@ struct PageRow {
     title: String,
     revision: i32,
     updated_at: DateTime<Utc>,
+    deleted: bool,
+    locked: bool,
 }
 
 #[derive(Queryable, Selectable)]
@@ -64,9 +70,11 @@ struct RevisionRow {
     address: Option<String>,
     message: String,
     created_at: DateTime<Utc>,
+    deleted: bool,
+    locked: bool,
 }
 
-/// A revision's history line: number, title, author, address, message, time, size.
+/// A revision's history line: number, title, author, address, message, time, size, state.
 type HistoryRow = (
     i32,
     String,
@@ -75,6 +83,8 @@ type HistoryRow = (
     String,
     DateTime<Utc>,
     i32,
+    bool,
+    bool,
 );
 
 /// A revision for recent changes: path, title, number, author, address, message, time.
@@ -99,6 +109,10 @@ impl PageRow {
             title: self.title,
             revision: number(self.revision),
             updated_at: self.updated_at,
+            state: PageState {
+                deleted: self.deleted,
+                locked: self.locked,
+            },
         }
     }
 }
@@ -114,8 +128,97 @@ impl From<RevisionRow> for Revision {
             address: r.address,
             message: r.message,
             created_at: r.created_at,
+            state: PageState {
+                deleted: r.deleted,
+                locked: r.locked,
+            },
         }
     }
+}
+
+/// Adds a checked revision on top of `base` in the caller's transaction (see
+/// [`WikiStore::save`]); the outer error is the database's, the inner the save's refusal.
+fn save_in(
+    conn: &mut PgConnection,
+    path: &WikiPath,
+    base: Option<u32>,
+    revision: &NewRevision,
+) -> QueryResult<Result<u32, WikiError>> {
+    let title = revision.title.trim();
+    let landed: Option<(i32, bool, bool)> = match base {
+        None => {
+            let state = revision.state.unwrap_or_default();
+            diesel::insert_into(wiki_pages::table)
+                .values((
+                    wiki_pages::path.eq(path.as_str()),
+                    wiki_pages::title.eq(title),
+                    wiki_pages::revision.eq(1),
+                    wiki_pages::content.eq(&revision.content),
+                    wiki_pages::deleted.eq(state.deleted),
+                    wiki_pages::locked.eq(state.locked),
+                ))
+                .on_conflict_do_nothing()
+                .returning((
+                    wiki_pages::revision,
+                    wiki_pages::deleted,
+                    wiki_pages::locked,
+                ))
+                .get_result(conn)
+                .optional()?
+        }
+        // Under the row's lock: a concurrent save from the same base waits, then finds the
+        // revision moved on and updates nothing. A state left out stays as it is.
+        Some(base) => diesel::update(
+            wiki_pages::table
+                .filter(wiki_pages::path.eq(path.as_str()))
+                .filter(wiki_pages::revision.eq(i32::try_from(base).unwrap_or(-1))),
+        )
+        .set((
+            wiki_pages::revision.eq(wiki_pages::revision + 1),
+            wiki_pages::title.eq(title),
+            wiki_pages::content.eq(&revision.content),
+            wiki_pages::updated_at.eq(diesel::dsl::now),
+            revision.state.map(|s| wiki_pages::deleted.eq(s.deleted)),
+            revision.state.map(|s| wiki_pages::locked.eq(s.locked)),
+        ))
+        .returning((
+            wiki_pages::revision,
+            wiki_pages::deleted,
+            wiki_pages::locked,
+        ))
+        .get_result(conn)
+        .optional()?,
+    };
+    let Some((n, deleted, locked)) = landed else {
+        let current: Option<i32> = wiki_pages::table
+            .filter(wiki_pages::path.eq(path.as_str()))
+            .select(wiki_pages::revision)
+            .first(conn)
+            .optional()?;
+        return Ok(Err(match (base, current) {
+            (None, _) => WikiError::Exists,
+            (Some(_), None) => WikiError::NotFound,
+            (Some(base), Some(current)) => WikiError::Stale {
+                base,
+                current: number(current),
+            },
+        }));
+    };
+    diesel::insert_into(wiki_revisions::table)
+        .values((
+            wiki_revisions::path.eq(path.as_str()),
+            wiki_revisions::number.eq(n),
+            wiki_revisions::title.eq(title),
+            wiki_revisions::content.eq(&revision.content),
+            wiki_revisions::html.eq(&revision.html),
+            wiki_revisions::author.eq(&revision.author),
+            wiki_revisions::address.eq(&revision.address),
+            wiki_revisions::message.eq(revision.message.trim()),
+            wiki_revisions::deleted.eq(deleted),
+            wiki_revisions::locked.eq(locked),
+        ))
+        .execute(conn)?;
+    Ok(Ok(number(n)))
 }
 
 /// The wiki in PostgreSQL. Cheap to clone: clones share the pool.
@@ -174,68 +277,9 @@ impl WikiStore for PgStore {
         revision: NewRevision,
     ) -> Result<u32, WikiError> {
         revision.check()?;
-        let title = revision.title.trim().to_owned();
         let mut conn = self.conn()?;
-        conn.transaction(|conn| {
-            let landed: Option<i32> = match base {
-                None => diesel::insert_into(wiki_pages::table)
-                    .values((
-                        wiki_pages::path.eq(path.as_str()),
-                        wiki_pages::title.eq(&title),
-                        wiki_pages::revision.eq(1),
-                        wiki_pages::content.eq(&revision.content),
-                    ))
-                    .on_conflict_do_nothing()
-                    .returning(wiki_pages::revision)
-                    .get_result(conn)
-                    .optional()?,
-                // Under the row's lock: a concurrent save from the same base waits, then
-                // finds the revision moved on and updates nothing.
-                Some(base) => diesel::update(
-                    wiki_pages::table
-                        .filter(wiki_pages::path.eq(path.as_str()))
-                        .filter(wiki_pages::revision.eq(i32::try_from(base).unwrap_or(-1))),
-                )
-                .set((
-                    wiki_pages::revision.eq(wiki_pages::revision + 1),
-                    wiki_pages::title.eq(&title),
-                    wiki_pages::content.eq(&revision.content),
-                    wiki_pages::updated_at.eq(diesel::dsl::now),
-                ))
-                .returning(wiki_pages::revision)
-                .get_result(conn)
-                .optional()?,
-            };
-            let Some(number) = landed else {
-                let current: Option<i32> = wiki_pages::table
-                    .filter(wiki_pages::path.eq(path.as_str()))
-                    .select(wiki_pages::revision)
-                    .first(conn)
-                    .optional()?;
-                return Ok(Err(match (base, current) {
-                    (None, _) => WikiError::Exists,
-                    (Some(_), None) => WikiError::NotFound,
-                    (Some(base), Some(current)) => WikiError::Stale {
-                        base,
-                        current: number(current),
-                    },
-                }));
-            };
-            diesel::insert_into(wiki_revisions::table)
-                .values((
-                    wiki_revisions::path.eq(path.as_str()),
-                    wiki_revisions::number.eq(number),
-                    wiki_revisions::title.eq(&title),
-                    wiki_revisions::content.eq(&revision.content),
-                    wiki_revisions::html.eq(&revision.html),
-                    wiki_revisions::author.eq(&revision.author),
-                    wiki_revisions::address.eq(&revision.address),
-                    wiki_revisions::message.eq(revision.message.trim()),
-                ))
-                .execute(conn)?;
-            Ok::<_, diesel::result::Error>(Ok(self::number(number)))
-        })
-        .map_err(|e| self.error(e))?
+        conn.transaction(|conn| save_in(conn, path, base, &revision))
+            .map_err(|e| self.error(e))?
     }
 
     fn revision(&self, path: &WikiPath, n: u32) -> Result<Revision, WikiError> {
@@ -262,6 +306,8 @@ impl WikiStore for PgStore {
                 wiki_revisions::message,
                 wiki_revisions::created_at,
                 diesel::dsl::sql::<diesel::sql_types::Int4>("octet_length(content)"),
+                wiki_revisions::deleted,
+                wiki_revisions::locked,
             ))
             .load(&mut conn)
             .map_err(|e| self.error(e))?;
@@ -271,14 +317,17 @@ impl WikiStore for PgStore {
         Ok(rows
             .into_iter()
             .map(
-                |(n, title, author, address, message, created_at, size)| HistoryEntry {
-                    number: number(n),
-                    title,
-                    author,
-                    address,
-                    message,
-                    created_at,
-                    size: usize::try_from(size).unwrap_or(0),
+                |(n, title, author, address, message, created_at, size, deleted, locked)| {
+                    HistoryEntry {
+                        number: number(n),
+                        title,
+                        author,
+                        address,
+                        message,
+                        created_at,
+                        size: usize::try_from(size).unwrap_or(0),
+                        state: PageState { deleted, locked },
+                    }
                 },
             )
             .collect())
@@ -297,6 +346,7 @@ impl WikiStore for PgStore {
                 diesel::dsl::sql::<diesel::sql_types::Bool>("path ~ ")
                     .bind::<diesel::sql_types::Text, _>(pattern),
             )
+            .filter(wiki_pages::deleted.eq(false))
             .order(wiki_pages::path)
             .select(PageRow::as_select())
             .load(&mut conn)
@@ -312,6 +362,7 @@ impl WikiStore for PgStore {
         let wanted: Vec<&str> = paths.iter().map(WikiPath::as_str).collect();
         let found: Vec<String> = wiki_pages::table
             .filter(wiki_pages::path.eq_any(wanted))
+            .filter(wiki_pages::deleted.eq(false))
             .select(wiki_pages::path)
             .load(&mut conn)
             .map_err(|e| self.error(e))?;
@@ -343,7 +394,7 @@ impl WikiStore for PgStore {
             "SELECT p.path, p.title, ts_headline('english', p.content, q, $2) AS snippet, \
                     ts_rank(p.search, q) AS rank \
              FROM wiki_pages p, websearch_to_tsquery('english', $1) AS q \
-             WHERE p.search @@ q \
+             WHERE p.search @@ q AND NOT p.deleted \
              ORDER BY rank DESC, p.path \
              LIMIT $3",
         )
@@ -421,6 +472,97 @@ impl WikiStore for PgStore {
                 },
             )
             .collect())
+    }
+
+    fn pages(
+        &self,
+        filter: &PageFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<PageInfo>, u64), WikiError> {
+        let matching = || {
+            let mut query = wiki_pages::table.into_boxed();
+            if let Some(needle) = &filter.contains {
+                let pattern = format!("%{}%", db::escape_like(needle));
+                query = query.filter(
+                    wiki_pages::path
+                        .ilike(pattern.clone())
+                        .or(wiki_pages::title.ilike(pattern)),
+                );
+            }
+            if let Some(deleted) = filter.deleted {
+                query = query.filter(wiki_pages::deleted.eq(deleted));
+            }
+            if let Some(locked) = filter.locked {
+                query = query.filter(wiki_pages::locked.eq(locked));
+            }
+            query
+        };
+        let mut conn = self.conn()?;
+        let total: i64 = matching()
+            .count()
+            .get_result(&mut conn)
+            .map_err(|e| self.error(e))?;
+        let rows: Vec<PageRow> = matching()
+            .order(wiki_pages::path)
+            .offset(i64::try_from(offset).unwrap_or(i64::MAX))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(PageRow::as_select())
+            .load(&mut conn)
+            .map_err(|e| self.error(e))?;
+        Ok((
+            rows.into_iter().map(PageRow::into_info).collect(),
+            u64::try_from(total).unwrap_or(0),
+        ))
+    }
+
+    fn import(&self, batch: Vec<(WikiPath, NewRevision)>) -> Result<Imported, WikiError> {
+        check_import(&batch)?;
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let mut done = Imported::default();
+            for (path, revision) in &batch {
+                let current: Option<(i32, String, String, bool, bool)> = wiki_pages::table
+                    .filter(wiki_pages::path.eq(path.as_str()))
+                    .select((
+                        wiki_pages::revision,
+                        wiki_pages::title,
+                        wiki_pages::content,
+                        wiki_pages::deleted,
+                        wiki_pages::locked,
+                    ))
+                    .for_update()
+                    .first(conn)
+                    .optional()?;
+                let base = match current {
+                    None => {
+                        done.created += 1;
+                        None
+                    }
+                    Some((n, title, content, deleted, locked))
+                        if import_changes(
+                            revision,
+                            &title,
+                            &content,
+                            PageState { deleted, locked },
+                        ) =>
+                    {
+                        done.changed += 1;
+                        Some(number(n))
+                    }
+                    Some(_) => {
+                        done.unchanged += 1;
+                        continue;
+                    }
+                };
+                if let Err(refused) = save_in(conn, path, base, revision)? {
+                    // A page made by someone else between the read and the insert: undo all.
+                    return Ok(Err(refused));
+                }
+            }
+            Ok::<_, diesel::result::Error>(Ok(done))
+        })
+        .map_err(|e| self.error(e))?
     }
 
     fn ping(&self) -> Result<(), WikiError> {

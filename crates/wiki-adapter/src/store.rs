@@ -15,6 +15,14 @@ pub const MAX_TITLE: usize = 200;
 /// The longest edit message, in characters.
 pub const MAX_MESSAGE: usize = 500;
 
+/// What staff set on a page, kept with each revision: a deleted page is hidden but kept
+/// whole (restoring it is another revision); only staff edit a locked one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PageState {
+    pub deleted: bool,
+    pub locked: bool,
+}
+
 /// A page as it stands now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PageInfo {
@@ -23,6 +31,9 @@ pub struct PageInfo {
     /// The current revision's number; revisions count from 1.
     pub revision: u32,
     pub updated_at: DateTime<Utc>,
+    /// The current revision's state.
+    #[serde(flatten)]
+    pub state: PageState,
 }
 
 /// One saved version of a page. Every save makes one; nothing overwrites one.
@@ -40,6 +51,9 @@ pub struct Revision {
     pub address: Option<String>,
     pub message: String,
     pub created_at: DateTime<Utc>,
+    /// The page's state from this revision on.
+    #[serde(flatten)]
+    pub state: PageState,
 }
 
 /// What a save writes; the store adds the number and the time.
@@ -51,6 +65,9 @@ pub struct NewRevision {
     pub author: Option<String>,
     pub address: Option<String>,
     pub message: String,
+    /// A new state for the page; `None` keeps the state of the revision this one follows
+    /// (a new page: shown, unlocked). Rights are the caller's to check.
+    pub state: Option<PageState>,
 }
 
 impl NewRevision {
@@ -97,6 +114,37 @@ impl NewRevision {
     }
 }
 
+/// Checks a batch for [`WikiStore::import`] before anything is written: every revision
+/// within its limits, no path twice.
+pub(crate) fn check_import(pages: &[(WikiPath, NewRevision)]) -> Result<(), WikiError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (path, revision) in pages {
+        revision.check().map_err(|e| match e {
+            WikiError::Invalid { field, reason } => {
+                WikiError::invalid(field, format!("{}: {reason}", path.url()))
+            }
+            other => other,
+        })?;
+        if !seen.insert(path) {
+            return Err(WikiError::invalid(
+                "path",
+                format!("{} comes twice", path.url()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether importing `new` over a page now at `title`, `content` and `state` changes it.
+pub(crate) fn import_changes(
+    new: &NewRevision,
+    title: &str,
+    content: &str,
+    state: PageState,
+) -> bool {
+    new.title.trim() != title || new.content != content || new.state.is_some_and(|s| s != state)
+}
+
 /// What can go wrong, named by what the caller can do about it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -136,6 +184,8 @@ pub struct HistoryEntry {
     pub created_at: DateTime<Utc>,
     /// The content's size in bytes, to show how much an edit changed.
     pub size: usize,
+    #[serde(flatten)]
+    pub state: PageState,
 }
 
 impl From<&Revision> for HistoryEntry {
@@ -148,6 +198,7 @@ impl From<&Revision> for HistoryEntry {
             message: r.message.clone(),
             created_at: r.created_at,
             size: r.content.len(),
+            state: r.state,
         }
     }
 }
@@ -179,6 +230,26 @@ pub struct Change {
     pub created_at: DateTime<Utc>,
 }
 
+/// Which pages [`WikiStore::pages`] lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageFilter {
+    /// Case-insensitive, in the path or the title.
+    pub contains: Option<String>,
+    pub deleted: Option<bool>,
+    pub locked: Option<bool>,
+}
+
+/// What [`WikiStore::import`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Imported {
+    /// Pages that were not there.
+    pub created: usize,
+    /// Pages given a new revision, their title, content or state being different.
+    pub changed: usize,
+    /// Pages already as the import has them.
+    pub unchanged: usize,
+}
+
 /// Where the wiki lives. Object-safe: hold it as `Arc<dyn WikiStore>`.
 pub trait WikiStore: Send + Sync {
     /// The page at `path` and its current revision.
@@ -201,15 +272,15 @@ pub trait WikiStore: Send + Sync {
     /// The page's revisions, the newest first.
     fn history(&self, path: &WikiPath) -> Result<Vec<HistoryEntry>, WikiError>;
 
-    /// The pages directly below `path`, by path.
+    /// The pages directly below `path`, by path; deleted pages are left out.
     fn children(&self, path: &WikiPath) -> Result<Vec<PageInfo>, WikiError>;
 
-    /// Which of `paths` are pages (for red links).
+    /// Which of `paths` are pages, not deleted (for red links).
     fn existing(&self, paths: &[WikiPath]) -> Result<Vec<WikiPath>, WikiError>;
 
     /// The pages that match `query` (words, `"a phrase"`, `-not`, `or`: the syntax of web
     /// search engines), best first, at most `limit`. A match in the title ranks above one in
-    /// the text. Each hit's snippet is plain text with the matches between [`MARK_START`] and
+    /// the text. Deleted pages are never found. Each hit's snippet is plain text with the matches between [`MARK_START`] and
     /// [`MARK_END`], for the caller to escape and mark up.
     fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>, WikiError>;
 
@@ -224,6 +295,21 @@ pub trait WikiStore: Send + Sync {
 
     /// Every page's revisions, the newest first: `limit` of them after skipping `offset`.
     fn recent(&self, offset: usize, limit: usize) -> Result<Vec<Change>, WikiError>;
+
+    /// The pages `filter` asks for, deleted ones too unless it says otherwise, by path:
+    /// `limit` of them after skipping `offset`, and how many match in all.
+    fn pages(
+        &self,
+        filter: &PageFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<PageInfo>, u64), WikiError>;
+
+    /// Loads pages all or nothing: each page is created, given a new revision when its
+    /// title, content or state (when given) differ from its current ones, or left as it is,
+    /// so loading the same pages twice adds nothing. A refused page (a limit, a path twice)
+    /// loads none.
+    fn import(&self, pages: Vec<(WikiPath, NewRevision)>) -> Result<Imported, WikiError>;
 
     /// Answers when the store can serve requests (readiness).
     fn ping(&self) -> Result<(), WikiError> {
