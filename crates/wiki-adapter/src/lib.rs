@@ -168,6 +168,10 @@ impl Running for Wiki {
                 "wiki/recent.html",
                 include_str!("../templates/wiki/recent.html"),
             ),
+            (
+                "wiki/delete.html",
+                include_str!("../templates/wiki/delete.html"),
+            ),
         ]
     }
 

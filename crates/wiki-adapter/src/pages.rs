@@ -1,8 +1,10 @@
 //! The wiki's pages: `/wiki/<path>/` shows a page (or offers to create it),
 //! `<path>/_edit/` edits it, `<path>/_history/` lists its revisions, `<path>/_diff/` compares
 //! two, `<path>/_revert/` (POST) brings an old one back as a new revision; and
-//! `/api/wiki/pages/<path>` gives it as JSON. Views are words starting with `_`, which no
-//! slug can, so no page hides a view.
+//! `/api/wiki/pages/<path>` gives it as JSON. Staff delete (`_delete/`, with a confirmation),
+//! restore, lock and unlock a page; each is a revision of its own, so nothing is lost and the
+//! history says who did it. Views are words starting with `_`, which no slug can, so no page
+//! hides a view.
 
 use serde::{Deserialize, Serialize};
 use similar::{ChangeTag, TextDiff};
@@ -15,7 +17,8 @@ use crate::markdown::{self, linked_paths, mark_missing};
 use crate::merge::{has_markers, three_way, Merged};
 use crate::path::WikiPath;
 use crate::store::{
-    Change, Hit, NewRevision, Revision, WikiError, WikiStore, MARK_END, MARK_START,
+    Change, Hit, NewRevision, PageInfo, PageState, Revision, WikiError, WikiStore, MARK_END,
+    MARK_START,
 };
 use crate::State;
 
@@ -29,6 +32,11 @@ enum View {
     Revert,
     Search,
     Recent,
+    /// Staff only; the rest take a POST.
+    Delete,
+    Restore,
+    Lock,
+    Unlock,
 }
 
 /// `tactics/terrain/_edit/` → the page and the view.
@@ -45,6 +53,10 @@ fn split(tail: &str) -> Result<(WikiPath, View), AppError> {
         "_history" => View::History,
         "_diff" => View::Diff,
         "_revert" => View::Revert,
+        "_delete" => View::Delete,
+        "_restore" => View::Restore,
+        "_lock" => View::Lock,
+        "_unlock" => View::Unlock,
         "_search" if page.is_empty() => View::Search,
         "_recent" if page.is_empty() => View::Recent,
         other => {
@@ -93,6 +105,8 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
 struct Writer {
     author: Option<String>,
     address: Option<String>,
+    /// Staff lock, delete and restore pages, and edit locked ones.
+    staff: bool,
 }
 
 fn writer(req: &HttpRequest, state: &State) -> Option<Writer> {
@@ -100,13 +114,43 @@ fn writer(req: &HttpRequest, state: &State) -> Option<Writer> {
         Some(who) => Some(Writer {
             author: Some(who.username),
             address: None,
+            staff: who.is_staff || who.is_superuser,
         }),
         None if state.settings.anonymous_write => Some(Writer {
             author: None,
             address: web::client_addr(req).map(|a| a.to_string()),
+            staff: false,
         }),
         None => None,
     }
+}
+
+fn is_staff(req: &HttpRequest) -> bool {
+    identity(req).is_some_and(|who| who.is_staff || who.is_superuser)
+}
+
+/// Why `state` keeps an edit out, if it does: a deleted page is restored first, a locked
+/// one is edited by staff only.
+fn refusal(state: PageState, staff: bool) -> Option<AppError> {
+    if state.deleted {
+        Some(AppError::conflict(
+            "This page was deleted: it must be restored before it is edited.",
+        ))
+    } else if state.locked && !staff {
+        Some(AppError::forbidden(
+            "This page is locked: only staff may edit it.",
+        ))
+    } else {
+        None
+    }
+}
+
+/// A deleted page, to anyone but staff: 404, saying so.
+fn hidden(info: &PageInfo, req: &HttpRequest) -> Result<(), AppError> {
+    if info.state.deleted && !is_staff(req) {
+        return Err(AppError::not_found("This page was deleted."));
+    }
+    Ok(())
 }
 
 /// The sign-in page, coming back here after.
@@ -153,6 +197,7 @@ fn page_context(
     ctx.insert("crumbs", &crumbs(path));
     ctx.insert("slug", path.slug());
     ctx.insert("can_write", &writer(req, state).is_some());
+    ctx.insert("staff", &is_staff(req));
     ctx
 }
 
@@ -207,9 +252,10 @@ pub(crate) async fn show(
         },
         View::History => history(&req, path, &state, &t).await,
         View::Diff => diff(&req, path, &query, &state, &t).await,
-        View::Revert => Err(AppError::not_found(
-            "Revert from a page's history: it takes a POST.",
-        )),
+        View::Delete if is_staff(&req) => confirm_delete(&req, path, &state, &t).await,
+        View::Revert | View::Delete | View::Restore | View::Lock | View::Unlock => Err(
+            AppError::not_found("That is done from the page's buttons: it takes a POST."),
+        ),
         View::Search => search(&req, &query, &state, &t).await,
         View::Recent => recent(&req, &query, &state, &t).await,
     }
@@ -247,7 +293,18 @@ async fn page(
             t.render_to_string("wiki/page.html", &ctx)?,
         ));
     };
+    if info.state.deleted && !is_staff(req) {
+        ctx.insert("missing", &false);
+        ctx.insert("deleted", &true);
+        ctx.insert("title", &info.title);
+        return Ok(html(
+            StatusCode::NOT_FOUND,
+            t.render_to_string("wiki/page.html", &ctx)?,
+        ));
+    }
     ctx.insert("missing", &false);
+    ctx.insert("deleted", &false);
+    ctx.insert("info", &info);
     ctx.insert("title", &shown.title);
     ctx.insert("body", &mark_missing(&shown.html, &links, &existing));
     ctx.insert("revision", &shown);
@@ -307,6 +364,12 @@ async fn edit_form(
 ) -> Result<HttpResponse, AppError> {
     let look = path.clone();
     let current = run(state, move |s| s.page(&look)).await?;
+    if let Some((info, _)) = &current {
+        hidden(info, req)?;
+        if let Some(refused) = refusal(info.state, is_staff(req)) {
+            return Err(refused);
+        }
+    }
     let form = match current {
         Some((_, rev)) => EditPage {
             title: rev.title,
@@ -366,13 +429,29 @@ pub(crate) async fn submit(
     if is_save {
         rate_limited(&who, &state).await?;
     }
-    match view {
-        View::Edit => save(&req, path, form.into_inner(), who, &state, &t).await,
-        View::Revert => revert(path, form.into_inner(), who, &state).await,
-        _ => Err(AppError::not_found(
-            "Only a page's edit and revert views take a POST.",
-        )),
+    let change = |deleted: Option<bool>, locked: Option<bool>, verb: &'static str| StateChange {
+        deleted,
+        locked,
+        verb,
+    };
+    let change =
+        match view {
+            View::Edit => return save(&req, path, form.into_inner(), who, &state, &t).await,
+            View::Revert => return revert(path, form.into_inner(), who, &state).await,
+            View::Delete => change(Some(true), None, "Deleted"),
+            View::Restore => change(Some(false), None, "Restored"),
+            View::Lock => change(None, Some(true), "Locked"),
+            View::Unlock => change(None, Some(false), "Unlocked"),
+            _ => return Err(AppError::not_found(
+                "Only a page's edit, revert, delete, restore, lock and unlock views take a POST.",
+            )),
+        };
+    if !who.staff {
+        return Err(AppError::forbidden(
+            "Only staff may delete, restore, lock or unlock a page.",
+        ));
     }
+    set_state(path, change, form.into_inner(), who, &state).await
 }
 
 /// A 429 when `who` has saved `[wiki] edits_per_hour` revisions in the last hour.
@@ -405,6 +484,8 @@ enum Saved {
         theirs: String,
         revision: u32,
     },
+    /// The page is deleted, or locked to this writer.
+    Refused(PageState),
 }
 
 async fn save(
@@ -443,6 +524,9 @@ async fn save(
             merged_with: Some(n),
         }) => Ok(see_other(&format!("{}?merged={n}", path.url()))),
         Ok(Saved::Landed { .. }) => Ok(see_other(&path.url())),
+        Ok(Saved::Refused(now)) => {
+            Err(refusal(now, false).unwrap_or_else(|| AppError::forbidden("Refused.")))
+        }
         Ok(Saved::Conflict {
             draft,
             theirs,
@@ -477,6 +561,13 @@ fn save_merging(
 ) -> Result<Saved, WikiError> {
     let mut content = form.content;
     let mut merged_with = None;
+    // The state checked is the one the save lands on: a save from revision n lands only
+    // while the page is at n, and a newer revision is read again below.
+    if let Some((info, _)) = s.page(path)? {
+        if refusal(info.state, who.staff).is_some() {
+            return Ok(Saved::Refused(info.state));
+        }
+    }
     // Each round either lands, conflicts, or merges with a newer revision; three rounds
     // lose only to a page saved three times during one request.
     for _ in 0..3 {
@@ -502,7 +593,10 @@ fn save_merging(
             Err(WikiError::Exists) => String::new(),
             Err(e) => return Err(e),
         };
-        let (_, now) = s.page(path)?.ok_or(WikiError::NotFound)?;
+        let (info, now) = s.page(path)?.ok_or(WikiError::NotFound)?;
+        if refusal(info.state, who.staff).is_some() {
+            return Ok(Saved::Refused(info.state));
+        }
         match three_way(&base_text, &content, &now.content) {
             Merged::Clean(merged) => {
                 content = merged;
@@ -536,7 +630,14 @@ async fn revert(
     let base = revision_number("base", Some(&form.base))?
         .ok_or_else(|| AppError::bad_request("base: the revision the page is at"))?;
     let target = path.clone();
-    run(state, move |s| {
+    let staff = who.staff;
+    let refused = run(state, move |s| {
+        let (info, _) = s.page(&target)?.ok_or(WikiError::NotFound)?;
+        if info.revision == base {
+            if let Some(refused) = refusal(info.state, staff) {
+                return Ok(Some(refused));
+            }
+        }
         let old = s.revision(&target, wanted)?;
         s.save(
             &target,
@@ -550,7 +651,93 @@ async fn revert(
                 message: format!("Reverted to revision {wanted}"),
                 state: None,
             },
-        )
+        )?;
+        Ok(None)
+    })
+    .await?;
+    match refused {
+        Some(refused) => Err(refused),
+        None => Ok(see_other(&path.url())),
+    }
+}
+
+/// What a staff action sets; `None` keeps that part of the state.
+struct StateChange {
+    deleted: Option<bool>,
+    locked: Option<bool>,
+    /// The revision's message: "Deleted".
+    verb: &'static str,
+}
+
+/// `_delete/`: what deleting means, and the button.
+async fn confirm_delete(
+    req: &HttpRequest,
+    path: WikiPath,
+    state: &Data<State>,
+    t: &Templates,
+) -> Result<HttpResponse, AppError> {
+    let look = path.clone();
+    let (info, _) = run(state, move |s| s.page(&look)?.ok_or(WikiError::NotFound)).await?;
+    let look = path.clone();
+    let children = run(state, move |s| s.children(&look)).await?;
+    let mut ctx = page_context(req, t, &path, state);
+    ctx.insert("title", &info.title);
+    ctx.insert("info", &info);
+    ctx.insert("children", &children);
+    Ok(html(
+        StatusCode::OK,
+        t.render_to_string("wiki/delete.html", &ctx)?,
+    ))
+}
+
+/// Deletes, restores, locks or unlocks: a new revision with the current text and the new
+/// state, so the history shows who did it and when, and nothing is lost.
+async fn set_state(
+    path: WikiPath,
+    change: StateChange,
+    form: EditForm,
+    who: Writer,
+    state: &Data<State>,
+) -> Result<HttpResponse, AppError> {
+    let target = path.clone();
+    let reason = form.message.trim().to_owned();
+    run(state, move |s| {
+        // A save landing meanwhile moves the page on; the change is made on top of it.
+        for _ in 0..3 {
+            let (info, current) = s.page(&target)?.ok_or(WikiError::NotFound)?;
+            let new = PageState {
+                deleted: change.deleted.unwrap_or(info.state.deleted),
+                locked: change.locked.unwrap_or(info.state.locked),
+            };
+            if new == info.state {
+                return Ok(());
+            }
+            let message = match reason.as_str() {
+                "" => change.verb.to_owned(),
+                why => format!("{}: {why}", change.verb),
+            };
+            let saved = s.save(
+                &target,
+                Some(info.revision),
+                NewRevision {
+                    title: current.title,
+                    content: current.content,
+                    html: current.html,
+                    author: who.author.clone(),
+                    address: who.address.clone(),
+                    message,
+                    state: Some(new),
+                },
+            );
+            match saved {
+                Err(WikiError::Stale { .. }) => continue,
+                other => return other.map(drop),
+            }
+        }
+        Err(WikiError::Stale {
+            base: 0,
+            current: 0,
+        })
     })
     .await?;
     Ok(see_other(&path.url()))
@@ -568,9 +755,11 @@ async fn history(
         Ok((info, s.history(&look)?))
     })
     .await?;
+    hidden(&info, req)?;
     let mut ctx = page_context(req, t, &path, state);
     ctx.insert("title", &info.title);
     ctx.insert("current", &info.revision);
+    ctx.insert("info", &info);
     ctx.insert("entries", &entries);
     Ok(html(
         StatusCode::OK,
@@ -616,18 +805,19 @@ async fn diff(
     let from = revision_number("from", query.from.as_deref())?;
     let to = revision_number("to", query.to.as_deref())?;
     let look = path.clone();
-    let (title, older, newer): (String, Revision, Revision) = run(state, move |s| {
+    let (info, older, newer): (PageInfo, Revision, Revision) = run(state, move |s| {
         let (info, current) = s.page(&look)?.ok_or(WikiError::NotFound)?;
         let newer = match to {
             Some(n) if n != current.number => s.revision(&look, n)?,
             _ => current,
         };
         let older = s.revision(&look, from.unwrap_or(newer.number.saturating_sub(1).max(1)))?;
-        Ok((info.title, older, newer))
+        Ok((info, older, newer))
     })
     .await?;
+    hidden(&info, req)?;
     let mut ctx = page_context(req, t, &path, state);
-    ctx.insert("title", &title);
+    ctx.insert("title", &info.title);
     ctx.insert("older", &older);
     ctx.insert("newer", &newer);
     ctx.insert("title_changed", &(older.title != newer.title));
@@ -647,10 +837,15 @@ struct ApiPage {
     html: String,
     revision: u32,
     updated_at: chrono::DateTime<chrono::Utc>,
+    /// Only staff may edit it.
+    locked: bool,
+    /// Shown to staff only; anyone else gets 404.
+    deleted: bool,
 }
 
 /// `GET /api/wiki/pages/<path>`: the page's title, Markdown, rendered HTML and revision.
 pub(crate) async fn api_page(
+    req: HttpRequest,
     tail: Path<String>,
     state: Data<State>,
 ) -> Result<HttpResponse, AppError> {
@@ -671,6 +866,7 @@ pub(crate) async fn api_page(
             path.as_str()
         )));
     };
+    hidden(&info, &req)?;
     Ok(HttpResponse::Ok().json(ApiPage {
         path: path.to_string(),
         url: path.url(),
@@ -679,6 +875,8 @@ pub(crate) async fn api_page(
         markdown: current.content,
         revision: current.number,
         updated_at: info.updated_at,
+        locked: info.state.locked,
+        deleted: info.state.deleted,
     }))
 }
 

@@ -10,6 +10,7 @@ use web::{middleware_fn, BuildInfo, Identity, Next, Running, ServerOptions, Site
 use wiki_adapter::{Wiki, WikiSettings, WikiStore};
 
 mod pages;
+mod staff;
 
 /// The stores every test runs against.
 #[derive(Debug, Clone, Copy)]
