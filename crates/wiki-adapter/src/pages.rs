@@ -32,6 +32,8 @@ enum View {
     Revert,
     Search,
     Recent,
+    /// An Atom feed: of the whole wiki's recent changes at the root, else of the page's.
+    Feed,
     /// Staff only; the rest take a POST.
     Delete,
     Restore,
@@ -59,6 +61,7 @@ fn split(tail: &str) -> Result<(WikiPath, View), AppError> {
         "_unlock" => View::Unlock,
         "_search" if page.is_empty() => View::Search,
         "_recent" if page.is_empty() => View::Recent,
+        "_feed" => View::Feed,
         other => {
             return Err(AppError::not_found(format!(
                 "The wiki has no view {other:?}."
@@ -258,6 +261,7 @@ pub(crate) async fn show(
         ),
         View::Search => search(&req, &query, &state, &t).await,
         View::Recent => recent(&req, &query, &state, &t).await,
+        View::Feed => feed(&req, path, &state).await,
     }
 }
 
@@ -1010,4 +1014,117 @@ pub(crate) async fn api_recent(
     let (changes, more) = changes(&state, page).await?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({ "page": page, "changes": changes, "has_next": more })))
+}
+
+/// How many changes a feed carries.
+const FEED_ENTRIES: usize = 50;
+
+/// `_feed/`: the latest changes as Atom (RFC 4287), of the whole wiki at the root (as recent
+/// changes) and of one page elsewhere (as its history). Each entry links to its diff.
+async fn feed(
+    req: &HttpRequest,
+    path: WikiPath,
+    state: &Data<State>,
+) -> Result<HttpResponse, AppError> {
+    let look = path.clone();
+    let (page, changes) = run(state, move |s| {
+        if look.is_root() {
+            return Ok((None, s.recent(0, FEED_ENTRIES)?));
+        }
+        let (info, _) = s.page(&look)?.ok_or(WikiError::NotFound)?;
+        let changes = s
+            .history(&look)?
+            .into_iter()
+            .take(FEED_ENTRIES)
+            .map(|h| Change {
+                path: look.clone(),
+                title: h.title,
+                number: h.number,
+                author: h.author,
+                address: h.address,
+                message: h.message,
+                created_at: h.created_at,
+            })
+            .collect();
+        Ok((Some(info), changes))
+    })
+    .await?;
+    if let Some(info) = &page {
+        hidden(info, req)?;
+    }
+    let title = page.map_or_else(|| "Recent changes".to_owned(), |p| p.title);
+    let site = {
+        let conn = req.connection_info();
+        format!("{}://{}", conn.scheme(), conn.host())
+    };
+    let xml = atom(&site, &path, &title, &changes);
+    Ok(HttpResponse::Ok()
+        .content_type("application/atom+xml; charset=utf-8")
+        .body(xml))
+}
+
+/// The feed's XML. Every address in it is absolute, as feed readers need.
+fn atom(site: &str, path: &WikiPath, title: &str, changes: &[Change]) -> String {
+    use atom_syndication::{Entry, Feed, Link, Person, Text};
+    let link = |href: String, rel: &str| Link {
+        href,
+        rel: rel.to_owned(),
+        ..Link::default()
+    };
+    let (feed_title, alternate) = if path.is_root() {
+        (
+            "Wiki: recent changes".to_owned(),
+            "/wiki/_recent/".to_owned(),
+        )
+    } else {
+        (format!("Wiki: {title}"), format!("{}_history/", path.url()))
+    };
+    let entries = changes
+        .iter()
+        .map(|c| {
+            let page = c.path.url();
+            let href = if c.number > 1 {
+                format!("{site}{page}_diff/?from={}&to={}", c.number - 1, c.number)
+            } else {
+                format!("{site}{page}?revision=1")
+            };
+            let who = c
+                .author
+                .clone()
+                .or_else(|| c.address.clone())
+                .unwrap_or_else(|| "anonymous".to_owned());
+            let summary = match c.message.as_str() {
+                "" if c.number == 1 => "Created".to_owned(),
+                "" => format!("Revision {}", c.number),
+                message => message.to_owned(),
+            };
+            Entry {
+                title: Text::plain(format!("{} (revision {})", c.title, c.number)),
+                id: format!("{site}{page}?revision={}", c.number),
+                updated: c.created_at.fixed_offset(),
+                authors: vec![Person {
+                    name: who,
+                    ..Person::default()
+                }],
+                links: vec![link(href, "alternate")],
+                summary: Some(Text::plain(summary)),
+                ..Entry::default()
+            }
+        })
+        .collect::<Vec<_>>();
+    let updated = changes
+        .first()
+        .map_or_else(|| chrono::DateTime::UNIX_EPOCH, |c| c.created_at);
+    let feed = Feed {
+        title: Text::plain(feed_title),
+        id: format!("{site}{}_feed/", path.url()),
+        updated: updated.fixed_offset(),
+        links: vec![
+            link(format!("{site}{}_feed/", path.url()), "self"),
+            link(format!("{site}{alternate}"), "alternate"),
+        ],
+        entries,
+        ..Feed::default()
+    };
+    feed.to_string()
 }

@@ -14,7 +14,8 @@ on_both_stores!(
     the_api_gives_a_page_as_json,
     search_finds_pages_best_first_with_marked_snippets,
     recent_changes_list_every_edit_newest_first,
-    saves_beyond_the_hourly_limit_get_429_and_save_nothing
+    saves_beyond_the_hourly_limit_get_429_and_save_nothing,
+    feeds_give_recent_changes_and_a_pages_history_as_atom
 );
 
 const SUN: &str = "sun";
@@ -560,4 +561,86 @@ async fn saves_beyond_the_hourly_limit_get_429_and_save_nothing(b: Backend) {
         .history(&wiki_adapter::WikiPath::parse("busy").unwrap())
         .unwrap();
     assert_eq!(history.len(), 3);
+}
+
+async fn feeds_give_recent_changes_and_a_pages_history_as_atom(b: Backend) {
+    let app = spawn(b, WikiSettings::default());
+    app.save("a/", SUN, "", "A & <b>co</b>", "one").await;
+    app.save("b/", "ann", "", "B", "one").await;
+    app.post(
+        "/wiki/a/_edit/",
+        "/wiki/a/_edit/",
+        Some(SUN),
+        &[
+            ("title", "A & <b>co</b>"),
+            ("content", "two"),
+            ("base", "1"),
+            ("message", "more <ground>"),
+        ],
+    )
+    .await;
+    let app = &app;
+    let feed = |path: &'static str| async move {
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        let status = res.status().as_u16();
+        let kind = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, kind, res.text().await.unwrap())
+    };
+    let (status, kind, xml) = feed("/wiki/_feed/").await;
+    assert_eq!(status, 200, "{xml}");
+    assert_eq!(kind.as_deref(), Some("application/atom+xml; charset=utf-8"));
+    let parsed: atom_syndication::Feed = xml.parse().expect("valid Atom");
+    let entries: Vec<(String, String, String)> = parsed
+        .entries()
+        .iter()
+        .map(|e| {
+            (
+                e.title().to_string(),
+                e.authors()[0].name().to_owned(),
+                e.links()[0].href().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (
+                "A & <b>co</b> (revision 2)".to_owned(),
+                "sun".to_owned(),
+                app.url("/wiki/a/_diff/?from=1&to=2")
+            ),
+            (
+                "B (revision 1)".into(),
+                "ann".into(),
+                app.url("/wiki/b/?revision=1")
+            ),
+            (
+                "A & <b>co</b> (revision 1)".into(),
+                "sun".into(),
+                app.url("/wiki/a/?revision=1")
+            ),
+        ]
+    );
+    assert_eq!(
+        parsed.entries()[0].summary().map(|t| t.as_str()),
+        Some("more <ground>")
+    );
+    assert!(!xml.contains("<b>co"), "markup escaped: {xml}");
+    assert_eq!(parsed.id(), app.url("/wiki/_feed/"));
+
+    // One page's feed is its history; the pages link to their feeds.
+    let (status, _, xml) = feed("/wiki/a/_feed/").await;
+    assert_eq!(status, 200);
+    let parsed: atom_syndication::Feed = xml.parse().unwrap();
+    assert_eq!(parsed.entries().len(), 2);
+    assert_eq!(parsed.title().as_str(), "Wiki: A & <b>co</b>");
+    let (_, html) = app.get("/wiki/_recent/", None).await;
+    assert!(html.contains("type=\"application/atom+xml\""), "{html}");
+    let (_, html) = app.get("/wiki/a/_history/", None).await;
+    assert!(html.contains("href=\"/wiki/a/_feed/\""), "{html}");
+    let (status, _, _) = feed("/wiki/nowhere/_feed/").await;
+    assert_eq!(status, 404);
 }
