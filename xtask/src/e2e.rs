@@ -10,13 +10,15 @@
 //! `pg_ctl stop` and `start` as after a reboot) and sees the site recover, adds a quote with
 //! `manage` and counts them with `manage dbshell`, deploys three replicas behind nginx with
 //! the cache in a managed Redis (`--cache redis`; the superuser is left as it is, and deploy
-//! says so), logs in through nginx and sees the sign-in hold on every replica, then
-//! redeploys (reusing that Redis) and rolls back while a bounded keep-alive
-//! load that never resends runs through nginx and counts every failed request of any kind
-//! (there must be none), then stops everything, starts it again with `start` (Redis too),
-//! and stops it, checking that none of its processes is left. A guard stops and removes the directory (and
-//! a cluster linked from it) whatever happens, keeping the logs under
-//! `target/xtask/deploy-e2e-logs/`.
+//! says so), logs in through nginx and sees the sign-in hold on every replica, saves a wiki
+//! page through one replica's own port and sees it (page and JSON, with its revision)
+//! through the other two and nginx, edits it through the second and sees the edit through
+//! the third and the first, then redeploys (reusing that Redis) and rolls back while a
+//! bounded keep-alive load that never resends runs through nginx and counts every failed
+//! request of any kind (there must be none), then stops everything, starts it again with
+//! `start` (Redis too), and stops it, checking that none of its processes is left. A guard
+//! stops and removes the directory (and a cluster linked from it) whatever happens, keeping
+//! the logs under `target/xtask/deploy-e2e-logs/`.
 
 use std::{
     env, fs,
@@ -52,6 +54,8 @@ const FIXTURE_QUOTES: u64 = 17;
 const PREVIOUS: &str = "e2e-previous";
 /// The superuser every deploy of the test is given (name, password).
 const SUPERUSER: (&str, &str) = ("boss", "Tr0ub4dor&3-horse");
+/// The wiki page the replica check saves and edits (`/wiki/e2e-replicas/`).
+const WIKI_PAGE: &str = "e2e-replicas";
 
 pub fn run(root: &Path) -> Result<()> {
     sweep_leftovers();
@@ -225,6 +229,10 @@ pub fn run(root: &Path) -> Result<()> {
         state.replicas.len(),
         SUPERUSER.0
     );
+
+    println!("--- e2e: a wiki save through one replica is seen through the others and nginx");
+    let ports: Vec<u16> = state.replicas.iter().map(|r| r.port).collect();
+    println!("    {}", wiki_across_replicas(port, &ports, &session)?);
 
     println!("--- e2e: redeploy and rollback under a keep-alive load that never resends");
     fabricate_previous(&layout, &state.release)?;
@@ -431,6 +439,39 @@ fn fabricate_previous(layout: &Layout, current: &str) -> Result<()> {
     history.write(layout)
 }
 
+/// Saves a wiki page through the first replica's own port and reads it through the other
+/// two and through nginx, then edits it through the second (from revision 1) and reads the
+/// edit through the third and the first: the replicas share the wiki's store, none keeps a
+/// copy of its own. Reads go without the session, as anyone reads the wiki. Returns the
+/// summary line.
+fn wiki_across_replicas(public: u16, ports: &[u16], session: &str) -> Result<String> {
+    let &[p1, p2, p3] = ports else {
+        bail!("the wiki check needs three replicas, not {}", ports.len());
+    };
+    let replica = |port: u16| (Site::new(port), format!("the replica on port {port}"));
+    let through_nginx = (Site::new(public), format!("nginx (port {public})"));
+
+    let first = format!("Saved through the replica on port {p1} by the deploy e2e.");
+    Site::new(p1).save_wiki(session, WIKI_PAGE, None, &first)?;
+    for (reader, name) in [replica(p2), replica(p3), through_nginx] {
+        reader
+            .expect_wiki(WIKI_PAGE, 1, &first)
+            .with_context(|| format!("{name} after a save through the replica on port {p1}"))?;
+    }
+
+    let second = format!("Edited through the replica on port {p2} from revision 1.");
+    Site::new(p2).save_wiki(session, WIKI_PAGE, Some(1), &second)?;
+    for (reader, name) in [replica(p3), replica(p1)] {
+        reader
+            .expect_wiki(WIKI_PAGE, 2, &second)
+            .with_context(|| format!("{name} after an edit through the replica on port {p2}"))?;
+    }
+    Ok(format!(
+        "a wiki page saved through replica :{p1} was seen through :{p2}, :{p3} and nginx; \
+         an edit through :{p2} through :{p3}, :{p1}"
+    ))
+}
+
 /// The temporary deploy directory, and the xtask binary that deploys into it.
 struct Sandbox {
     dir: PathBuf,
@@ -609,13 +650,7 @@ impl Site {
     /// session cookie (`quotes_session=…`). Cookies are carried by hand: the deployed site
     /// marks them Secure, which a cookie jar would not send over plain HTTP.
     fn login(&self, user: &str, password: &str) -> Result<String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(10)))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .build()
-            .into();
+        let agent = form_agent();
         let url = format!("{}/accounts/login", self.base);
         let mut form = agent
             .get(&url)
@@ -623,17 +658,12 @@ impl Site {
             .with_context(|| format!("GET {url}"))?;
         let csrf_cookie = set_cookie(&form, "quotes_csrf").context("no CSRF cookie")?;
         let page = form.body_mut().read_to_string()?;
-        let marker = "name=\"csrf_token\" value=\"";
-        let at = page
-            .find(marker)
-            .context("no CSRF field on the login page")?
-            + marker.len();
-        let end = at + page[at..].find('"').context("an unended CSRF field")?;
-        let token = &page[at..end];
-        let body = format!(
-            "username={user}&password={}&csrf_token={token}",
-            password.replace('&', "%26")
-        );
+        let token = hidden_field(&page, "csrf_token").context("no CSRF field on the login page")?;
+        let body = form_body(&[
+            ("username", user),
+            ("password", password),
+            ("csrf_token", token),
+        ]);
         let done = agent
             .post(&url)
             .header("cookie", &csrf_cookie)
@@ -646,6 +676,114 @@ impl Site {
             done.status()
         );
         set_cookie(&done, "quotes_session").context("no session cookie after the login")
+    }
+
+    /// Saves `content` as the wiki page `path` as a browser does, with `session`: the edit
+    /// form's token, then the post (with an `Origin` naming this site) from revision `base`
+    /// (`None`: a new page), which must land without a merge.
+    fn save_wiki(&self, session: &str, path: &str, base: Option<u32>, content: &str) -> Result<()> {
+        let agent = form_agent();
+        let url = format!("{}/wiki/{path}/_edit/", self.base);
+        let mut response = agent
+            .get(&url)
+            .header("cookie", session)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status().as_u16();
+        let page = response.body_mut().read_to_string().unwrap_or_default();
+        ensure!(
+            status == 200,
+            "GET {url} answered {status} for the signed-in user: {}",
+            page_text(&page)
+        );
+        let action = format!("action=\"/wiki/{path}/_edit/\"");
+        let form = page
+            .find(&action)
+            .map(|at| &page[at..])
+            .with_context(|| format!("GET {url} shows no form that posts to it"))?;
+        let token = hidden_field(form, "csrf_token")
+            .with_context(|| format!("the edit form of {url} has no CSRF field"))?;
+        let shown = hidden_field(form, "base")
+            .with_context(|| format!("the edit form of {url} has no base revision"))?;
+        let base = base.map(|n| n.to_string()).unwrap_or_default();
+        ensure!(
+            shown == base,
+            "the edit form of {url} starts from revision {shown:?}, not {base:?}"
+        );
+        let body = form_body(&[
+            ("csrf_token", token),
+            ("base", &base),
+            ("title", "E2E replicas"),
+            ("content", content),
+            ("message", "xtask check-deploy"),
+            ("save", "1"),
+        ]);
+        let mut done = agent
+            .post(&url)
+            .header("cookie", session)
+            .header("origin", &self.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send(body.as_bytes())
+            .with_context(|| format!("POST {url}"))?;
+        let status = done.status().as_u16();
+        let location = done
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let answer = done.body_mut().read_to_string().unwrap_or_default();
+        ensure!(
+            status == 303 && location == format!("/wiki/{path}/"),
+            "saving the wiki page through POST {url} (base {base:?}) answered {status} \
+             (location {location:?}) instead of 303 to the page: {}",
+            page_text(&answer)
+        );
+        Ok(())
+    }
+
+    /// The wiki page `path` is at `revision` with `content`, in its JSON
+    /// (`/api/wiki/pages/<path>/`) and on its page.
+    fn expect_wiki(&self, path: &str, revision: u64, content: &str) -> Result<()> {
+        let url = format!("{}/api/wiki/pages/{path}/", self.base);
+        let mut response = self
+            .agent
+            .get(&url)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        ensure!(
+            status == 200,
+            "GET {url} answered {status}: {}",
+            body.trim()
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&body).with_context(|| format!("GET {url}: not JSON: {body}"))?;
+        ensure!(
+            json["revision"].as_u64() == Some(revision),
+            "GET {url} shows revision {}, not {revision}",
+            json["revision"]
+        );
+        ensure!(
+            json["markdown"].as_str() == Some(content),
+            "GET {url} shows the Markdown {}, not {content:?}",
+            json["markdown"]
+        );
+        let url = format!("{}/wiki/{path}/", self.base);
+        let mut response = self
+            .agent
+            .get(&url)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status().as_u16();
+        let page = response.body_mut().read_to_string().unwrap_or_default();
+        ensure!(
+            status == 200 && page.contains(content),
+            "GET {url} answered {status} without {content:?}: {}",
+            page_text(&page)
+        );
+        Ok(())
     }
 
     /// Whether `/` shows `user` signed in for a request with `session`.
@@ -694,6 +832,81 @@ fn set_cookie(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option
         .filter_map(|v| v.split(';').next())
         .find(|pair| pair.starts_with(&format!("{name}=")))
         .map(str::to_owned)
+}
+
+/// An agent that hands back redirects instead of following them, for forms: a post's 303
+/// is the answer to check, and cookies are carried by hand (see [`Site::login`]).
+fn form_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .build()
+        .into()
+}
+
+/// The value of the first field `name` in `html` (`name="…" value="…"`, as the site's
+/// templates write hidden fields).
+fn hidden_field<'a>(html: &'a str, name: &str) -> Option<&'a str> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html.find(&marker)? + marker.len();
+    let end = at + html[at..].find('"')?;
+    Some(&html[at..end])
+}
+
+/// `fields` as `application/x-www-form-urlencoded`: every byte but letters, digits and
+/// `-._~` percent-encoded.
+fn form_body(fields: &[(&str, &str)]) -> String {
+    use std::fmt::Write as _;
+    let mut body = String::new();
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            body.push('&');
+        }
+        for (j, part) in [name, value].into_iter().enumerate() {
+            if j > 0 {
+                body.push('=');
+            }
+            for b in part.bytes() {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    body.push(char::from(b));
+                } else {
+                    let _ = write!(body, "%{b:02X}");
+                }
+            }
+        }
+    }
+    body
+}
+
+/// What a page says, for an error message: the text of its `<main>` (or of all of it),
+/// without tags, on one line, at most 300 characters.
+fn page_text(html: &str) -> String {
+    let main = html
+        .split_once("<main>")
+        .and_then(|(_, rest)| rest.split_once("</main>"))
+        .map_or(html, |(main, _)| main);
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in main.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut line = words.join(" ");
+    if let Some((cut, _)) = line.char_indices().nth(300) {
+        line.truncate(cut);
+        line.push('…');
+    }
+    line
 }
 
 fn agent() -> ureq::Agent {
@@ -806,6 +1019,32 @@ mod tests {
         assert_eq!(json_number(body, "page"), Some(1));
         assert_eq!(json_number(body, "missing"), None);
         assert_eq!(json_number(r#"{"total": 3}"#, "total"), Some(3));
+    }
+
+    #[test]
+    fn encodes_a_form() {
+        assert_eq!(
+            form_body(&[("password", "Tr0ub4dor&3-horse"), ("csrf_token", "0a1b")]),
+            "password=Tr0ub4dor%263-horse&csrf_token=0a1b"
+        );
+        assert_eq!(
+            form_body(&[("content", "Saved on port 1.\nA+b=c é")]),
+            "content=Saved%20on%20port%201.%0AA%2Bb%3Dc%20%C3%A9"
+        );
+        assert_eq!(form_body(&[("base", "")]), "base=");
+    }
+
+    #[test]
+    fn reads_hidden_fields_and_page_text() {
+        let page = r#"<nav><a href="/">Quotes</a></nav><main><h1>Editing</h1>
+            <form action="/wiki/x/_edit/"><input type="hidden" name="csrf_token" value="ab12">
+            <input type="hidden" name="base" value=""></form><p>CSRF   verification failed.</p></main>"#;
+        assert_eq!(hidden_field(page, "csrf_token"), Some("ab12"));
+        assert_eq!(hidden_field(page, "base"), Some(""));
+        assert_eq!(hidden_field(page, "title"), None);
+        assert_eq!(page_text(page), "Editing CSRF verification failed.");
+        assert_eq!(page_text("no tags"), "no tags");
+        assert_eq!(page_text(&"a".repeat(400)).chars().count(), 301);
     }
 
     #[test]

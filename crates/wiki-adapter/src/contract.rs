@@ -379,7 +379,7 @@ pub fn deleted_pages_are_kept_but_hidden(s: &dyn WikiStore) {
     assert!(s.children(&parent).unwrap().is_empty(), "not a child");
     assert_eq!(
         s.existing(&[child.clone(), parent.clone()]).unwrap(),
-        [parent.clone()]
+        vec![parent.clone()]
     );
     let found: Vec<String> = s
         .search("ground", 10)
@@ -402,7 +402,7 @@ pub fn deleted_pages_are_kept_but_hidden(s: &dyn WikiStore) {
     assert_eq!(s.children(&parent).unwrap()[0].path, child);
     assert_eq!(
         s.existing(std::slice::from_ref(&child)).unwrap(),
-        [child.clone()]
+        vec![child.clone()]
     );
     assert_eq!(s.search("wet", 10).unwrap().len(), 1);
     assert_eq!(s.page(&child).unwrap().unwrap().0.revision, 3);

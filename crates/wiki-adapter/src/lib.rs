@@ -11,6 +11,7 @@
 
 #[cfg(feature = "contract-tests")]
 pub mod contract;
+pub mod files;
 pub mod markdown;
 #[cfg(feature = "memory")]
 pub mod memory;
@@ -31,8 +32,8 @@ use web::{Component, Context, NavLink, Routes, Running, StaticFile};
 
 pub use path::WikiPath;
 pub use store::{
-    Change, HistoryEntry, Hit, NewRevision, PageInfo, Revision, WikiError, WikiStore, MAX_CONTENT,
-    MAX_MESSAGE, MAX_TITLE,
+    Change, HistoryEntry, Hit, Imported, NewRevision, PageFilter, PageInfo, PageState, Revision,
+    WikiError, WikiStore, MAX_CONTENT, MAX_MESSAGE, MAX_TITLE,
 };
 
 /// The component, as the registry in `cli` lists it.
@@ -63,6 +64,24 @@ impl Default for WikiSettings {
 impl Component for WikiComponent {
     fn name(&self) -> &'static str {
         "wiki"
+    }
+
+    fn commands(&self) -> Vec<web::clap::Command> {
+        use web::clap::{value_parser, Arg, Command};
+        let dir = || {
+            Arg::new("dir")
+                .value_name("DIR")
+                .required(true)
+                .value_parser(value_parser!(std::path::PathBuf))
+        };
+        vec![
+            Command::new("wiki-export")
+                .about("Write every wiki page to DIR (new or empty) as Markdown files, folders for the hierarchy")
+                .arg(dir()),
+            Command::new("wiki-import")
+                .about("Load the pages in DIR, all or nothing; pages already as the files have them are left alone")
+                .arg(dir()),
+        ]
     }
 
     fn start(&self, ctx: &mut Context<'_>) -> anyhow::Result<Box<dyn Running>> {
@@ -191,5 +210,44 @@ impl Running for Wiki {
 
     fn check_ready(&self) -> Result<(), String> {
         self.state.store.ping().map_err(|e| format!("{e:#}"))
+    }
+
+    fn run_command(
+        &self,
+        name: &str,
+        args: &web::clap::ArgMatches,
+        ctx: &web::CommandContext<'_>,
+    ) -> anyhow::Result<()> {
+        let dir = args
+            .get_one::<std::path::PathBuf>("dir")
+            .ok_or_else(|| anyhow::anyhow!("{name} needs a folder"))?;
+        let store = &*self.state.store;
+        match name {
+            "wiki-export" => {
+                ctx.wait_until_ready()?;
+                let n = files::export(store, dir)?;
+                println!("{n} pages written to {}", dir.display());
+            }
+            "wiki-import" => {
+                // Read and check every file before touching the store: a bad one loads nothing.
+                let pages = files::read(dir)?;
+                ctx.wait_until_ready()?;
+                let done = store.import(pages).map_err(|e| match e {
+                    WikiError::Invalid { field, reason } => {
+                        anyhow::anyhow!("nothing imported: {field}: {reason}")
+                    }
+                    other => anyhow::Error::new(other).context("nothing imported"),
+                })?;
+                println!(
+                    "{} pages created, {} changed, {} already as the files have them",
+                    done.created, done.changed, done.unchanged
+                );
+                if !ctx.backend().is_persistent() {
+                    eprintln!("note: the memory store forgets these when this command exits");
+                }
+            }
+            other => anyhow::bail!("the wiki component has no command {other}"),
+        }
+        Ok(())
     }
 }

@@ -495,12 +495,17 @@ enum Saved {
 async fn save(
     req: &HttpRequest,
     path: WikiPath,
-    form: EditForm,
+    mut form: EditForm,
     who: Writer,
     state: &Data<State>,
     t: &Templates,
 ) -> Result<HttpResponse, AppError> {
     let base = revision_number("base", Some(&form.base))?;
+    // Browsers send a textarea's lines ending in CR LF; kept as line feeds, as the merge
+    // writes them, so a diff shows only the lines that changed.
+    if form.content.contains('\r') {
+        form.content = form.content.replace("\r\n", "\n");
+    }
     let mut page = EditPage {
         title: form.title.clone(),
         content: form.content.clone(),

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -61,9 +61,10 @@ pub enum Fixture {
 
 /// Runs `body` against a fresh server on `store` holding `fixtures`, in a fresh browser.
 ///
-/// Saves a screenshot to `target/acceptance/<scenario>-<store>.png` either way; when the body
-/// panics (or takes longer than [`SCENARIO_TIMEOUT`]) also the page source beside it, and
-/// then panics with the body's message and the paths of everything saved.
+/// Saves a screenshot to `target/acceptance/<scenario>-<store>.png` either way, and one of
+/// every other browser the body opened (`<scenario>-<store>-<name>.png`); when the body
+/// panics (or takes longer than [`SCENARIO_TIMEOUT`]) also each browser's page source beside
+/// its screenshot, and then panics with the body's message and the paths of everything saved.
 pub async fn run<F, Fut>(store: Store, scenario: &str, fixtures: &[Fixture], body: F)
 where
     F: FnOnce(Api, Browser) -> Fut,
@@ -73,7 +74,13 @@ where
     // Before anything starts: a missing browser is the most likely failure on a new machine.
     let programs = BrowserPrograms::find();
     let app = App::start(store, fixtures, &evidence.server_log).await;
-    let session = Session::open(&programs, &app.api.base, &evidence).await;
+    let launcher = Arc::new(Launcher {
+        programs,
+        base: app.api.base.clone(),
+        name: evidence.name.clone(),
+        others: Mutex::new(Vec::new()),
+    });
+    let session = Session::open(&launcher, &evidence).await;
     let browser = session.browser.clone();
 
     // The body runs as its own task so that its panic comes back here as a value, while the
@@ -91,21 +98,30 @@ where
         }
     };
 
+    // The other browsers first: their evidence goes into the report of a failure, and a
+    // screenshot that cannot be saved fails a passing scenario only after all are closed.
+    let others = launcher.close_others(failure.is_some()).await;
     // An open alert blocks screenshots; the scenario has already said whatever it had to.
     if failure.is_some() {
         let _ = browser.driver.dismiss_alert().await;
     }
     let screenshot = browser.driver.screenshot(&evidence.screenshot).await;
     let Some(failure) = failure else {
+        let mut unsaved: Vec<String> = others.into_iter().filter_map(Result::err).collect();
         if let Err(e) = screenshot {
-            panic!(
-                "{}: saving the screenshot {}: {e}",
-                evidence.name,
+            unsaved.push(format!(
+                "saving the screenshot {}: {e}",
                 evidence.screenshot.display()
-            );
+            ));
         }
         session.quit().await;
         app.stop().await;
+        assert!(
+            unsaved.is_empty(),
+            "{}: {}",
+            evidence.name,
+            unsaved.join("; ")
+        );
         return;
     };
     let screenshot = match screenshot {
@@ -127,13 +143,77 @@ where
     // Dropping these guards stops the browser, chromedriver and server before we panic.
     session.quit().await;
     drop(app);
+    let others: String = others
+        .into_iter()
+        .map(|report| format!("\n  {}", report.unwrap_or_else(|e| e)))
+        .collect();
     panic!(
         "scenario {} failed: {failure}\n  page:        {page}\n  screenshot:  {screenshot}\n  \
-         page source: {source}\n  server log:  {}\n  driver log:  {}",
+         page source: {source}\n  server log:  {}\n  driver log:  {}{others}",
         evidence.name,
         evidence.server_log.display(),
         evidence.driver_log.display(),
     );
+}
+
+/// What opening a browser takes, and the browsers a scenario opened besides the first
+/// ([`Browser::open_another`]), which [`run`] photographs and closes with it.
+struct Launcher {
+    programs: BrowserPrograms,
+    base: String,
+    /// `<scenario>-<store>`, which every browser's evidence starts with.
+    name: String,
+    others: Mutex<Vec<(Session, Evidence)>>,
+}
+
+impl Launcher {
+    /// Photographs every other browser (with its page source and address when the scenario
+    /// failed) and closes it. Gives one line per browser for the report of a failure, or
+    /// why its screenshot could not be saved.
+    async fn close_others(&self, failed: bool) -> Vec<Result<String, String>> {
+        let others = std::mem::take(&mut *self.others.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut reports = Vec::new();
+        for (session, evidence) in others {
+            let driver = &session.browser.driver;
+            if failed {
+                let _ = driver.dismiss_alert().await;
+            }
+            let shot = driver.screenshot(&evidence.screenshot).await;
+            let report = if failed {
+                let page = driver
+                    .current_url()
+                    .await
+                    .map_or_else(|e| format!("unknown ({e})"), |url| url.to_string());
+                let source = match driver.source().await {
+                    Ok(html) => match std::fs::write(&evidence.source, html) {
+                        Ok(()) => evidence.source.display().to_string(),
+                        Err(e) => format!("none (writing {}: {e})", evidence.source.display()),
+                    },
+                    Err(e) => format!("none ({e})"),
+                };
+                let shot = shot.map_or_else(
+                    |e| format!("none ({e})"),
+                    |()| evidence.screenshot.display().to_string(),
+                );
+                Ok(format!(
+                    "browser {}: page {page}, screenshot {shot}, page source {source}, \
+                     driver log {}",
+                    evidence.name,
+                    evidence.driver_log.display()
+                ))
+            } else {
+                shot.map(|()| evidence.name.clone()).map_err(|e| {
+                    format!(
+                        "saving the screenshot {}: {e}",
+                        evidence.screenshot.display()
+                    )
+                })
+            };
+            reports.push(report);
+            session.quit().await;
+        }
+        reports
+    }
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -534,11 +614,11 @@ struct Session {
 }
 
 impl Session {
-    async fn open(programs: &BrowserPrograms, base: &str, evidence: &Evidence) -> Session {
+    async fn open(launcher: &Arc<Launcher>, evidence: &Evidence) -> Session {
         let BrowserPrograms {
             chrome,
             chromedriver,
-        } = programs;
+        } = &launcher.programs;
         let log = &evidence.driver_log;
         File::create(log).unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
         let port = free_port();
@@ -615,8 +695,9 @@ impl Session {
         Session {
             browser: Browser {
                 driver: driver_handle,
-                base: base.to_owned(),
+                base: launcher.base.clone(),
                 evidence: evidence.screenshot.with_extension(""),
+                launcher: Arc::downgrade(launcher),
             },
             _driver: driver,
             _profile: profile,
@@ -643,9 +724,31 @@ pub struct Browser {
     base: String,
     /// `target/acceptance/<scenario>-<store>`, to which screenshots add `-<label>.png`.
     evidence: PathBuf,
+    /// Weak, as the launcher holds the other browsers: [`run`] owns it.
+    launcher: Weak<Launcher>,
 }
 
 impl Browser {
+    /// Opens another browser on the same site, with a fresh profile of its own: no cookies,
+    /// so another person (or the same one on another device). Its evidence is named
+    /// `<scenario>-<store>-<name>`; [`run`] photographs and closes it with the first
+    /// browser, also when the scenario fails.
+    pub async fn open_another(&self, name: &str) -> Browser {
+        let launcher = self
+            .launcher
+            .upgrade()
+            .expect("a browser is opened only while its scenario runs");
+        let evidence = Evidence::new(&format!("{}-{name}", launcher.name));
+        let session = Session::open(&launcher, &evidence).await;
+        let browser = session.browser.clone();
+        launcher
+            .others
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((session, evidence));
+        browser
+    }
+
     /// Opens `path` as if typed into the address bar.
     pub async fn goto(&self, path: &str) {
         let url = format!("{}{path}", self.base);
@@ -768,6 +871,37 @@ impl Browser {
             "measuring the page's width",
         );
         value.json().as_i64().unwrap_or(i64::MAX)
+    }
+
+    /// What the first form field matching `css` holds now: for a textarea, whose text is
+    /// what the page was sent with rather than what is in it.
+    pub async fn value(&self, css: &str) -> String {
+        let field = self.hook(css).await;
+        must(
+            field.value().await,
+            format_args!("reading the value of {css}"),
+        )
+        .unwrap_or_default()
+    }
+
+    /// The HTTP status of the page the browser shows, as Navigation Timing reports it: for
+    /// the answer to a form, which [`Api::status`] cannot ask for again.
+    pub async fn status(&self) -> u16 {
+        let value = must(
+            self.driver
+                .execute(
+                    "const n = performance.getEntriesByType('navigation')[0]; \
+                     return n ? n.responseStatus : 0",
+                    Vec::new(),
+                )
+                .await,
+            "reading the page's HTTP status",
+        );
+        let status = value.json().as_u64().unwrap_or_default();
+        u16::try_from(status)
+            .ok()
+            .filter(|s| *s != 0)
+            .unwrap_or_else(|| panic!("the browser gives no HTTP status for {}", value.json()))
     }
 
     pub async fn title(&self) -> String {

@@ -12,6 +12,8 @@ mod admin;
 mod harness;
 #[cfg(feature = "quotes")]
 mod scenarios;
+#[cfg(all(feature = "wiki", feature = "accounts"))]
+mod wiki;
 
 /// Generates one test per scenario and store. This is the only place that checks the store
 /// and component features, so every scenario runs unchanged on every store the build has.
@@ -100,5 +102,11 @@ scenarios! {
     accounts::log_in_see_your_name_log_out();
     #[cfg(all(feature = "admin", feature = "quotes"))]
     admin::staff_manage_quotes_in_the_admin(SUN_TZU);
+    #[cfg(all(feature = "wiki", feature = "accounts"))]
+    wiki::wiki_red_link_leads_to_a_page_to_create();
+    #[cfg(all(feature = "wiki", feature = "accounts"))]
+    wiki::wiki_edits_from_two_browsers_conflict_or_merge();
+    #[cfg(all(feature = "wiki", feature = "accounts"))]
+    wiki::wiki_history_diff_revert_search_and_recent_changes();
     // `cargo xtask new-component NAME` adds its scenario above this line.
 }

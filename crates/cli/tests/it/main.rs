@@ -19,3 +19,5 @@ mod outage;
 mod postgres;
 #[cfg(feature = "quotes")]
 mod serve;
+#[cfg(all(feature = "wiki", feature = "store-pg"))]
+mod wiki;

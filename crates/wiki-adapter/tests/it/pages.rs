@@ -15,6 +15,7 @@ on_both_stores!(
     search_finds_pages_best_first_with_marked_snippets,
     recent_changes_list_every_edit_newest_first,
     saves_beyond_the_hourly_limit_get_429_and_save_nothing,
+    a_browsers_line_endings_are_kept_as_line_feeds_so_diffs_show_only_changes,
     feeds_give_recent_changes_and_a_pages_history_as_atom
 );
 
@@ -643,4 +644,27 @@ async fn feeds_give_recent_changes_and_a_pages_history_as_atom(b: Backend) {
     assert!(html.contains("href=\"/wiki/a/_feed/\""), "{html}");
     let (status, _, _) = feed("/wiki/nowhere/_feed/").await;
     assert_eq!(status, 404);
+}
+
+async fn a_browsers_line_endings_are_kept_as_line_feeds_so_diffs_show_only_changes(b: Backend) {
+    let app = spawn(b, WikiSettings::default());
+    // What a textarea sends: CR LF.
+    let crlf = |text: &str| text.replace('\n', "\r\n");
+    app.save("plan/", SUN, "", "Plan", &crlf(FIVE)).await;
+    let first = crlf("ONE\ntwo\nthree\nfour\nfive\n");
+    assert_eq!(app.save("plan/", "ann", "1", "Plan", &first).await.0, 303);
+    let last = crlf("one\ntwo\nthree\nfour\nFIVE\n");
+    let (_, to, _) = app.save("plan/", "bob", "1", "Plan", &last).await;
+    assert_eq!(to.as_deref(), Some("/wiki/plan/?merged=2"));
+    let plan = "plan".parse_path();
+    assert_eq!(app.store.revision(&plan, 1).unwrap().content, FIVE);
+    assert_eq!(
+        app.store.revision(&plan, 3).unwrap().content,
+        "ONE\ntwo\nthree\nfour\nFIVE\n"
+    );
+    // The merged revision's diff: the one line bob changed, no more.
+    let (_, html) = app.get("/wiki/plan/_diff/?from=2&to=3", None).await;
+    assert_eq!(html.matches("class=\"diff-delete\"").count(), 1, "{html}");
+    assert_eq!(html.matches("class=\"diff-insert\"").count(), 1, "{html}");
+    assert_eq!(html.matches("class=\"diff-equal\"").count(), 4, "{html}");
 }
