@@ -9,6 +9,7 @@
 //! Architecture invariant: handlers see `Arc<dyn WikiStore>` only; `open_store` is the one
 //! place that names a concrete store or checks this crate's `memory` and `pg` features.
 
+pub mod admin;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 pub mod files;
@@ -210,6 +211,10 @@ impl Running for Wiki {
 
     fn check_ready(&self) -> Result<(), String> {
         self.state.store.ping().map_err(|e| format!("{e:#}"))
+    }
+
+    fn admin_sections(&self) -> Vec<Arc<dyn web::admin::AdminSection>> {
+        vec![Arc::new(admin::PagesAdmin::new(self.state.store.clone()))]
     }
 
     fn run_command(

@@ -116,6 +116,7 @@ impl NewRevision {
 
 /// Checks a batch for [`WikiStore::import`] before anything is written: every revision
 /// within its limits, no path twice.
+#[cfg_attr(not(any(feature = "memory", feature = "pg")), allow(dead_code))]
 pub(crate) fn check_import(pages: &[(WikiPath, NewRevision)]) -> Result<(), WikiError> {
     let mut seen = std::collections::BTreeSet::new();
     for (path, revision) in pages {
@@ -136,6 +137,7 @@ pub(crate) fn check_import(pages: &[(WikiPath, NewRevision)]) -> Result<(), Wiki
 }
 
 /// Whether importing `new` over a page now at `title`, `content` and `state` changes it.
+#[cfg_attr(not(any(feature = "memory", feature = "pg")), allow(dead_code))]
 pub(crate) fn import_changes(
     new: &NewRevision,
     title: &str,

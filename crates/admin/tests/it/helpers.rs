@@ -1,4 +1,4 @@
-//! A site with accounts, the admin and quotes on a fresh store, its stores at hand, and
+//! A site with accounts, the admin, quotes and the wiki on a fresh store, its stores at hand, and
 //! users of each kind.
 
 use std::net::TcpListener;
@@ -23,6 +23,7 @@ pub struct TestSite {
     pub base: String,
     pub accounts: Arc<dyn AccountStore>,
     pub quotes: Arc<dyn QuoteStore>,
+    pub wiki: Arc<dyn wiki_adapter::WikiStore>,
     pub history: Arc<dyn History>,
     _db: Option<db::testing::TestDatabase>,
 }
@@ -56,6 +57,7 @@ fn info() -> BuildInfo {
 type Stores = (
     Arc<dyn AccountStore>,
     Arc<dyn QuoteStore>,
+    Arc<dyn wiki_adapter::WikiStore>,
     Arc<dyn History>,
     Option<db::testing::TestDatabase>,
 );
@@ -63,10 +65,11 @@ type Stores = (
 /// A site on a fresh `backend` store with a superuser `boss`, a staff user `staff` and a
 /// plain user `visitor`, and no quote; list pages of `per_page` rows.
 pub fn site(backend: web::Backend, per_page: u32) -> TestSite {
-    let (accounts, quotes, history, db): Stores = match backend {
+    let (accounts, quotes, wiki, history, db): Stores = match backend {
         web::Backend::Memory => (
             Arc::new(accounts::memory::MemoryStore::default()),
             Arc::new(quotes_store_memory::MemoryStore::default()),
+            Arc::new(wiki_adapter::memory::MemoryStore::default()),
             Arc::new(admin::history::MemoryHistory::default()),
             None,
         ),
@@ -75,10 +78,12 @@ pub fn site(backend: web::Backend, per_page: u32) -> TestSite {
                 accounts::pg::MIGRATIONS,
                 admin::history::MIGRATIONS,
                 quotes_store_pg::MIGRATIONS,
+                wiki_adapter::pg::MIGRATIONS,
             ]);
             (
                 Arc::new(accounts::pg::PgStore::new(db.database()).unwrap()),
                 Arc::new(quotes_store_pg::PgStore::new(db.database()).unwrap()),
+                Arc::new(wiki_adapter::pg::PgStore::new(db.database()).unwrap()),
                 Arc::new(admin::history::PgHistory::new(db.database()).unwrap()),
                 Some(db),
             )
@@ -121,6 +126,10 @@ pub fn site(backend: web::Backend, per_page: u32) -> TestSite {
             "quotes",
             QuotesSite::new(quotes.clone(), QuotesSettings::default())
                 .with_history(Some(HistoryHandle::of(history.clone()))),
+        )
+        .with(
+            "wiki",
+            wiki_adapter::Wiki::new(wiki.clone(), wiki_adapter::WikiSettings::default()),
         );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -133,6 +142,7 @@ pub fn site(backend: web::Backend, per_page: u32) -> TestSite {
         base,
         accounts,
         quotes,
+        wiki,
         history,
         _db: db,
     }

@@ -5,3 +5,4 @@ mod access;
 mod helpers;
 mod quotes;
 mod users;
+mod wiki;
