@@ -468,7 +468,7 @@ fn wiki_across_replicas(public: u16, ports: &[u16], session: &str) -> Result<Str
     }
     Ok(format!(
         "a wiki page saved through replica :{p1} was seen through :{p2}, :{p3} and nginx; \
-         an edit through :{p2} through :{p3}, :{p1}"
+         an edit through :{p2} was seen through :{p3} and :{p1}"
     ))
 }
 
@@ -627,16 +627,29 @@ impl Site {
         }
     }
 
-    fn get_ok(&self, path: &str) -> Result<String> {
+    /// GET `path` (with the `session` cookie, if any): the status and the body.
+    fn get(&self, path: &str, session: Option<&str>) -> Result<(u16, String)> {
         let url = format!("{}{path}", self.base);
-        let mut response = self
-            .agent
-            .get(&url)
-            .call()
-            .with_context(|| format!("GET {url}"))?;
+        let mut request = self.agent.get(&url);
+        if let Some(cookie) = session {
+            request = request.header("cookie", cookie);
+        }
+        let mut response = request.call().with_context(|| format!("GET {url}"))?;
         let status = response.status().as_u16();
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        ensure!(status == 200, "GET {url}: {status} {}", body.trim());
+        Ok((
+            status,
+            response.body_mut().read_to_string().unwrap_or_default(),
+        ))
+    }
+
+    fn get_ok(&self, path: &str) -> Result<String> {
+        let (status, body) = self.get(path, None)?;
+        ensure!(
+            status == 200,
+            "GET {}{path}: {status} {}",
+            self.base,
+            body.trim()
+        );
         Ok(body)
     }
 
@@ -746,13 +759,7 @@ impl Site {
     /// (`/api/wiki/pages/<path>/`) and on its page.
     fn expect_wiki(&self, path: &str, revision: u64, content: &str) -> Result<()> {
         let url = format!("{}/api/wiki/pages/{path}/", self.base);
-        let mut response = self
-            .agent
-            .get(&url)
-            .call()
-            .with_context(|| format!("GET {url}"))?;
-        let status = response.status().as_u16();
-        let body = response.body_mut().read_to_string().unwrap_or_default();
+        let (status, body) = self.get(&format!("/api/wiki/pages/{path}/"), None)?;
         ensure!(
             status == 200,
             "GET {url} answered {status}: {}",
@@ -771,13 +778,7 @@ impl Site {
             json["markdown"]
         );
         let url = format!("{}/wiki/{path}/", self.base);
-        let mut response = self
-            .agent
-            .get(&url)
-            .call()
-            .with_context(|| format!("GET {url}"))?;
-        let status = response.status().as_u16();
-        let page = response.body_mut().read_to_string().unwrap_or_default();
+        let (status, page) = self.get(&format!("/wiki/{path}/"), None)?;
         ensure!(
             status == 200 && page.contains(content),
             "GET {url} answered {status} without {content:?}: {}",
@@ -788,14 +789,7 @@ impl Site {
 
     /// Whether `/` shows `user` signed in for a request with `session`.
     fn signed_in_as(&self, session: &str, user: &str) -> Result<bool> {
-        let url = format!("{}/", self.base);
-        let mut response = self
-            .agent
-            .get(&url)
-            .header("cookie", session)
-            .call()
-            .with_context(|| format!("GET {url}"))?;
-        let body = response.body_mut().read_to_string().unwrap_or_default();
+        let (_, body) = self.get("/", Some(session))?;
         Ok(body.contains(&format!("data-nav=\"{user}\">{user}</a>")))
     }
 

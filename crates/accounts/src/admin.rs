@@ -184,13 +184,7 @@ fn failure(e: AccountsError) -> AdminError {
 }
 
 fn invalid(e: Invalid) -> FieldError {
-    let message = e.to_string();
-    let mut chars = message.chars();
-    let message: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    FieldError::new(e.field, message)
+    FieldError::sentence(e.field, &e.to_string())
 }
 
 fn parse_id(id: &str) -> Result<UserId, AdminError> {

@@ -186,15 +186,7 @@ fn invalid(e: Invalid) -> FieldError {
         "quote" => "text",
         other => other,
     };
-    FieldError::new(field, capitalised(&e.to_string()))
-}
-
-fn capitalised(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    FieldError::sentence(field, &e.to_string())
 }
 
 /// The quote a form describes, or every field's refusal at once.

@@ -35,3 +35,30 @@ pub fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
         .port()
 }
+
+/// Every file under `dir` (hidden ones too): its path relative to `dir`, with `/` between
+/// folders → its content. For comparing two folders in one `assert_eq!`.
+pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("reading {}: {e}", d.display()));
+        for entry in entries {
+            let path = entry.expect("a readable folder").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(dir).expect("below dir");
+            let name: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let content = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            files.insert(name.join("/"), content);
+        }
+    }
+    files
+}

@@ -187,6 +187,17 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// A domain's refusal (a lower-case phrase: "title: at most 200 characters") shown as a
+    /// sentence beside its field: the first letter capitalised.
+    pub fn sentence(field: impl Into<String>, reason: &str) -> Self {
+        let mut chars = reason.chars();
+        let message: String = chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default();
+        Self::new(field, message)
+    }
 }
 
 /// What an admin operation can end in, besides success.

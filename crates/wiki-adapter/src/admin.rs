@@ -177,7 +177,7 @@ fn failure(e: WikiError) -> AdminError {
     match e {
         WikiError::NotFound => AdminError::NotFound,
         WikiError::Invalid { field, reason } => {
-            AdminError::Invalid(vec![FieldError::new(field, capitalised(&reason))])
+            AdminError::Invalid(vec![FieldError::sentence(field, &reason)])
         }
         WikiError::Exists => AdminError::Invalid(vec![FieldError::new(
             "path",
@@ -188,14 +188,6 @@ fn failure(e: WikiError) -> AdminError {
         }
         other => AdminError::Internal(other.to_string()),
     }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// The revision a form describes, signed by `actor`.

@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use crate::path::WikiPath;
 use crate::store::{
-    check_import, import_changes, Change, HistoryEntry, Hit, Imported, NewRevision, PageFilter,
+    check_import, import_step, Change, HistoryEntry, Hit, Imported, NewRevision, PageFilter,
     PageInfo, Revision, WikiError, WikiStore, MARK_END, MARK_START,
 };
 
@@ -220,20 +220,12 @@ impl WikiStore for MemoryStore {
         let mut done = Imported::default();
         // Checked whole before the first write, and under one lock: all or nothing.
         for (path, revision) in batch {
-            let current = pages.get(&path).and_then(|r| r.last());
-            let base = match current {
-                None => {
-                    done.created += 1;
-                    None
-                }
-                Some(c) if import_changes(&revision, &c.title, &c.content, c.state) => {
-                    done.changed += 1;
-                    Some(c.number)
-                }
-                Some(_) => {
-                    done.unchanged += 1;
-                    continue;
-                }
+            let current = pages
+                .get(&path)
+                .and_then(|r| r.last())
+                .map(|c| (c.number, c.title.as_str(), c.content.as_str(), c.state));
+            let Some(base) = import_step(current, &revision, &mut done) else {
+                continue;
             };
             push(&mut pages, &path, base, revision)?;
         }

@@ -769,7 +769,7 @@ async fn history(
     ctx.insert("title", &info.title);
     ctx.insert("current", &info.revision);
     ctx.insert("info", &info);
-    ctx.insert("entries", &entries);
+    ctx.insert("entries", &with_when(&entries, |e| e.created_at));
     Ok(html(
         StatusCode::OK,
         t.render_to_string("wiki/history.html", &ctx)?,
@@ -978,7 +978,7 @@ async fn recent(
     let (changes, more) = changes(state, page).await?;
     let mut ctx = page_context(req, t, &WikiPath::root(), state);
     ctx.insert("title", "Recent changes");
-    ctx.insert("changes", &changes);
+    ctx.insert("changes", &with_when(&changes, |c| c.created_at));
     ctx.insert("page", &page);
     ctx.insert(
         "previous",
@@ -1132,4 +1132,43 @@ fn atom(site: &str, path: &WikiPath, title: &str, changes: &[Change]) -> String 
         ..Feed::default()
     };
     feed.to_string()
+}
+
+/// A time as the pages show it: to the minute for people, to the second for machines.
+#[derive(Serialize)]
+struct When {
+    /// `2026-11-29T15:48:43Z`, for `<time datetime>`.
+    iso: String,
+    /// `2026-11-29 15:48 UTC`.
+    shown: String,
+}
+
+impl From<chrono::DateTime<chrono::Utc>> for When {
+    fn from(at: chrono::DateTime<chrono::Utc>) -> Self {
+        When {
+            iso: at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            shown: at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+}
+
+/// A store's row with its time made readable: the row's own fields, and `when`. Tera 2 has
+/// no date filter, and the store's types stay as the API gives them.
+#[derive(Serialize)]
+struct WithWhen<'a, T> {
+    #[serde(flatten)]
+    row: &'a T,
+    when: When,
+}
+
+fn with_when<T>(
+    rows: &[T],
+    at: impl Fn(&T) -> chrono::DateTime<chrono::Utc>,
+) -> Vec<WithWhen<'_, T>> {
+    rows.iter()
+        .map(|row| WithWhen {
+            row,
+            when: at(row).into(),
+        })
+        .collect()
 }

@@ -8,7 +8,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 
 use crate::path::WikiPath;
 use crate::store::{
-    check_import, import_changes, Change, HistoryEntry, Hit, Imported, NewRevision, PageFilter,
+    check_import, import_step, Change, HistoryEntry, Hit, Imported, NewRevision, PageFilter,
     PageInfo, PageState, Revision, WikiError, WikiStore, MARK_END, MARK_START,
 };
 
@@ -534,26 +534,17 @@ impl WikiStore for PgStore {
                     .for_update()
                     .first(conn)
                     .optional()?;
-                let base = match current {
-                    None => {
-                        done.created += 1;
-                        None
-                    }
-                    Some((n, title, content, deleted, locked))
-                        if import_changes(
-                            revision,
-                            &title,
-                            &content,
-                            PageState { deleted, locked },
-                        ) =>
-                    {
-                        done.changed += 1;
-                        Some(number(n))
-                    }
-                    Some(_) => {
-                        done.unchanged += 1;
-                        continue;
-                    }
+                let current = current
+                    .as_ref()
+                    .map(|(n, title, content, deleted, locked)| {
+                        let state = PageState {
+                            deleted: *deleted,
+                            locked: *locked,
+                        };
+                        (number(*n), title.as_str(), content.as_str(), state)
+                    });
+                let Some(base) = import_step(current, revision, &mut done) else {
+                    continue;
                 };
                 if let Err(refused) = save_in(conn, path, base, revision)? {
                     // A page made by someone else between the read and the insert: undo all.

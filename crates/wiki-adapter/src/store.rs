@@ -136,15 +136,33 @@ pub(crate) fn check_import(pages: &[(WikiPath, NewRevision)]) -> Result<(), Wiki
     Ok(())
 }
 
-/// Whether importing `new` over a page now at `title`, `content` and `state` changes it.
+/// What an import does with one page, now at `current` (number, title, content, state), and
+/// counts it in `done`: `Some(base)` to save it on `base` (`None` creates it), `None` to
+/// leave it as it is.
 #[cfg_attr(not(any(feature = "memory", feature = "pg")), allow(dead_code))]
-pub(crate) fn import_changes(
+pub(crate) fn import_step(
+    current: Option<(u32, &str, &str, PageState)>,
     new: &NewRevision,
-    title: &str,
-    content: &str,
-    state: PageState,
-) -> bool {
-    new.title.trim() != title || new.content != content || new.state.is_some_and(|s| s != state)
+    done: &mut Imported,
+) -> Option<Option<u32>> {
+    match current {
+        None => {
+            done.created += 1;
+            Some(None)
+        }
+        Some((number, title, content, state))
+            if new.title.trim() != title
+                || new.content != content
+                || new.state.is_some_and(|s| s != state) =>
+        {
+            done.changed += 1;
+            Some(Some(number))
+        }
+        Some(_) => {
+            done.unchanged += 1;
+            None
+        }
+    }
 }
 
 /// What can go wrong, named by what the caller can do about it.

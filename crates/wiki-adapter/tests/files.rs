@@ -2,9 +2,6 @@
 //! the memory store to PostgreSQL and back out, with nothing lost, nothing doubled, and a bad
 //! file loading nothing.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use wiki_adapter::files::{export, read};
 use wiki_adapter::memory::MemoryStore;
 use wiki_adapter::pg::{PgStore, MIGRATIONS};
@@ -23,24 +20,6 @@ fn save(s: &dyn WikiStore, path: &str, title: &str, content: &str, state: Option
         state,
     };
     s.save(&path, base, revision).unwrap();
-}
-
-/// Every file under `dir`: relative path → content.
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                files.insert(rel, std::fs::read_to_string(&p).unwrap());
-            }
-        }
-    }
-    files
 }
 
 #[test]
@@ -89,7 +68,7 @@ fn a_wiki_moves_between_stores_through_files_without_loss() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("wiki");
     assert_eq!(export(&memory, &out).unwrap(), 5);
-    let files = tree(&out);
+    let files = test_support::files_under(&out);
     let names: Vec<&str> = files.keys().map(String::as_str).collect();
     assert_eq!(
         names,
@@ -110,7 +89,7 @@ fn a_wiki_moves_between_stores_through_files_without_loss() {
     // A folder that is not empty is refused, and left as it was.
     let err = export(&memory, &out).unwrap_err().to_string();
     assert!(err.contains("is not empty"), "{err}");
-    assert_eq!(tree(&out), files);
+    assert_eq!(test_support::files_under(&out), files);
 
     let db = db::testing::TestDatabase::migrated(&[MIGRATIONS]);
     let pg = PgStore::new(db.database()).unwrap();
@@ -147,7 +126,7 @@ fn a_wiki_moves_between_stores_through_files_without_loss() {
     // Out of PostgreSQL: the same files, byte for byte.
     let back = dir.path().join("back");
     assert_eq!(export(&pg, &back).unwrap(), 5);
-    assert_eq!(tree(&back), files);
+    assert_eq!(test_support::files_under(&back), files);
 }
 
 #[test]

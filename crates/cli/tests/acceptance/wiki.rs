@@ -446,6 +446,7 @@ pub async fn wiki_history_diff_revert_search_and_recent_changes(_api: Api, b: Br
         "Calculations — Reverted to revision 1"
     );
     assert_eq!(b.count("form.wiki-revert").await, 2, "for 1 and 2, not 3");
+    readable_time(&b, "tr[data-revision='3'] td:nth-child(2) time").await;
     b.screenshot("history").await;
 
     // An old revision can still be read, marked as old.
@@ -462,12 +463,15 @@ pub async fn wiki_history_diff_revert_search_and_recent_changes(_api: Api, b: Br
         .await
         .contains("countless calculations"));
 
-    // Search finds each page by what it says now.
-    b.goto("/wiki/_search/").await;
-    b.fill("input[name=q]", "calculations").await;
+    // Search, from the box every page has, finds each page by what it says now.
+    b.fill("form.wiki-find input[name=q]", "calculations").await;
     assert_eq!(
-        b.follow("form.wiki-search button").await,
+        b.follow("form.wiki-find button").await,
         "/wiki/_search/?q=calculations"
+    );
+    assert_eq!(
+        b.value("form.wiki-search input[name=q]").await,
+        "calculations"
     );
     assert_eq!(
         attributes(&b, "ol.wiki-hits li", "data-path").await,
@@ -480,7 +484,12 @@ pub async fn wiki_history_diff_revert_search_and_recent_changes(_api: Api, b: Br
     );
     b.screenshot("search").await;
     assert_eq!(b.follow("ol.wiki-hits li a").await, "/wiki/calculations/");
-    b.goto("/wiki/_search/?q=warfare").await;
+    b.goto("/wiki/_search/").await;
+    b.fill("form.wiki-search input[name=q]", "warfare").await;
+    assert_eq!(
+        b.follow("form.wiki-search button").await,
+        "/wiki/_search/?q=warfare"
+    );
     assert_eq!(
         attributes(&b, "ol.wiki-hits li", "data-path").await,
         ["deception"]
@@ -522,6 +531,12 @@ pub async fn wiki_history_diff_revert_search_and_recent_changes(_api: Api, b: Br
             .await,
         "1 (new)"
     );
+    readable_time(&b, &format!("{first} td:first-child time")).await;
+    assert_eq!(
+        b.count("form.wiki-find input[name=q]").await,
+        1,
+        "recent changes has the search box too"
+    );
     b.screenshot("recent").await;
     assert_eq!(
         b.follow(&format!("{rows}[data-revision='2'] td:nth-child(3) a"))
@@ -530,4 +545,18 @@ pub async fn wiki_history_diff_revert_search_and_recent_changes(_api: Api, b: Br
     );
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// The `<time>` at `css` shows its moment to the minute, in UTC, for people
+/// (`2026-11-29 15:48 UTC`), and to the second for machines (`2026-11-29T15:48:43Z`).
+async fn readable_time(b: &Browser, css: &str) {
+    let shown = b.text(css).await;
+    let exact = b.attribute(css, "datetime").await.unwrap_or_default();
+    assert_eq!(exact.len(), "2026-11-29T15:48:43Z".len(), "{exact}");
+    assert!(exact.ends_with('Z'), "{exact}");
+    assert_eq!(
+        shown,
+        format!("{} {} UTC", &exact[..10], &exact[11..16]),
+        "{css}"
+    );
 }

@@ -1,28 +1,7 @@
 //! `quotes wiki-import DIR` and `quotes wiki-export DIR` on PostgreSQL: a folder of
 //! Markdown pages in, the same folder out, twice adds nothing, a bad file loads nothing.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use crate::helpers::*;
-
-/// Every file under `dir`: path relative to it → content.
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                files.insert(rel, std::fs::read_to_string(&p).unwrap());
-            }
-        }
-    }
-    files
-}
 
 #[test]
 fn wiki_import_then_export_gives_the_same_folder_and_twice_adds_nothing() {
@@ -53,7 +32,10 @@ fn wiki_import_then_export_gives_the_same_folder_and_twice_adds_nothing() {
     let r = run(quotes(&db.env()).args(["wiki-export", dir.to_str().unwrap()]));
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(r.stdout, format!("3 pages written to {}\n", dir.display()));
-    assert_eq!(tree(&dir), tree(&workspace_root().join("fixtures/wiki")));
+    assert_eq!(
+        files_under(&dir),
+        files_under(&workspace_root().join("fixtures/wiki"))
+    );
     let r = run(quotes(&db.env()).args(["wiki-export", dir.to_str().unwrap()]));
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("is not empty"), "{}", r.stderr);

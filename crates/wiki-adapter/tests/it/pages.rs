@@ -170,6 +170,15 @@ async fn history_diff_and_revert(b: Backend) {
         .map(|(i, _)| &html[i + 15..i + 16])
         .collect();
     assert_eq!(rows, ["2", "1"], "newest first");
+    let at = app.store.history(&"war".parse_path()).unwrap()[0].created_at;
+    assert!(
+        html.contains(&format!(
+            "<time datetime=\"{}\">{}</time>",
+            at.format("%Y-%m-%dT%H:%M:%SZ"),
+            at.format("%Y-%m-%d %H:%M UTC")
+        )),
+        "times to the minute, not RFC 3339 with microseconds: {html}"
+    );
     let (status, html) = app.get("/wiki/war/_diff/?from=1&to=2", None).await;
     assert_eq!(status, 200);
     assert!(
@@ -482,6 +491,19 @@ async fn search_finds_pages_best_first_with_marked_snippets(b: Backend) {
     );
     let (status, _) = app.get("/wiki/terrain/_search/", None).await;
     assert_eq!(status, 404, "search lives at the root only");
+    // Every page, missing or not, has a search box that asks this page.
+    for page in ["/wiki/war/", "/wiki/nowhere/"] {
+        let (_, html) = app.get(page, None).await;
+        assert_eq!(search_boxes(&html), 1, "{page}: {html}");
+    }
+}
+
+/// How many forms in `html` ask the wiki's search with a `q`.
+fn search_boxes(html: &str) -> usize {
+    html.split("<form method=\"get\" action=\"/wiki/_search/\"")
+        .skip(1)
+        .filter(|form| form.split("</form>").next().unwrap().contains("name=\"q\""))
+        .count()
 }
 
 async fn recent_changes_list_every_edit_newest_first(b: Backend) {
@@ -507,6 +529,16 @@ async fn recent_changes_list_every_edit_newest_first(b: Backend) {
         })
         .collect();
     assert_eq!(rows, ["a@2", "b@1", "a@1"], "{html}");
+    assert_eq!(search_boxes(&html), 1, "{html}");
+    let at = app.store.recent(0, 1).unwrap()[0].created_at;
+    assert!(
+        html.contains(&format!(
+            "<time datetime=\"{}\">{}</time>",
+            at.format("%Y-%m-%dT%H:%M:%SZ"),
+            at.format("%Y-%m-%d %H:%M UTC")
+        )),
+        "{html}"
+    );
     let res = app
         .client
         .get(app.url("/api/wiki/recent"))
