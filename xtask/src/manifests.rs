@@ -278,6 +278,18 @@ pub fn check_k8s(docs: &[Doc]) -> Vec<String> {
                 "{at}: spec.selector.matchLabels must be non-empty and match the pod template's labels"
             ));
         }
+        // The app's own pods answer /readyz and /healthz; any other (the cache) still needs
+        // both probes, of whatever kind suits it.
+        let is_app =
+            |c: &Yaml| text(&c["image"]).is_some_and(|i| i.split(':').next() == Some("quotes"));
+        if !containers(&d.yaml).iter().any(is_app) {
+            for which in ["readinessProbe", "livenessProbe"] {
+                if containers(&d.yaml).iter().any(|c| c[which].is_badvalue()) {
+                    problems.push(format!("{at}: a container without a {which}"));
+                }
+            }
+            continue;
+        }
         let probe =
             |c: &Yaml, which: &str, path: &str| text(&c[which]["httpGet"]["path"]) == Some(path);
         if !containers(&d.yaml)
@@ -352,12 +364,22 @@ pub fn check_k8s(docs: &[Doc]) -> Vec<String> {
 
     for d in deployments.iter().chain(&jobs) {
         for c in containers(&d.yaml) {
-            for from in list(&c["envFrom"]) {
-                let refs = [
-                    ("ConfigMap", &from["configMapRef"]["name"], &config_maps),
-                    ("Secret", &from["secretRef"]["name"], &secrets),
-                ];
-                for (kind, name, known) in refs {
+            // What the container reads: whole (envFrom) or a key at a time (env).
+            let whole = list(&c["envFrom"])
+                .iter()
+                .map(|from| (&from["configMapRef"]["name"], &from["secretRef"]["name"]));
+            let keys = list(&c["env"]).iter().map(|var| {
+                let from = &var["valueFrom"];
+                (
+                    &from["configMapKeyRef"]["name"],
+                    &from["secretKeyRef"]["name"],
+                )
+            });
+            for (config_map, secret) in whole.chain(keys) {
+                for (kind, name, known) in [
+                    ("ConfigMap", config_map, &config_maps),
+                    ("Secret", secret, &secrets),
+                ] {
                     if let Some(name) = text(name) {
                         if !known.iter().any(|k| k == name) {
                             problems.push(format!(
@@ -401,9 +423,32 @@ spec:
       containers:
         - name: web
           ports: [{name: http, containerPort: 8000}]
+          image: quotes:latest
           envFrom: [{configMapRef: {name: cfg}}, {secretRef: {name: db}}]
+          env: [{name: PASS, valueFrom: {secretKeyRef: {name: cache, key: PASS}}}]
           readinessProbe: {httpGet: {path: /readyz, port: http}}
           livenessProbe: {httpGet: {path: /healthz, port: http}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: cache}
+stringData: {PASS: "x"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cache}
+spec:
+  selector: {matchLabels: {app: cache}}
+  template:
+    metadata: {labels: {app: cache}}
+    spec:
+      containers:
+        - name: redis
+          image: redis:7
+          ports: [{name: redis, containerPort: 6379}]
+          env: [{name: PASS, valueFrom: {secretKeyRef: {name: cache, key: PASS}}}]
+          readinessProbe: {exec: {command: [redis-cli, ping]}}
+          livenessProbe: {exec: {command: [redis-cli, ping]}}
 ---
 apiVersion: batch/v1
 kind: Job
@@ -482,6 +527,22 @@ spec:
             "secretRef: {name: db}",
             "secretRef: {name: nope}",
             "reads Secret nope",
+        );
+        check(
+            "secretKeyRef: {name: cache, key: PASS}}}]\n          readinessProbe: {httpGet",
+            "secretKeyRef: {name: gone, key: PASS}}}]\n          readinessProbe: {httpGet",
+            "reads Secret gone",
+        );
+        // A Deployment of another image (the cache) needs probes, of any kind.
+        check(
+            "readinessProbe: {exec: {command: [redis-cli, ping]}}",
+            "",
+            "Deployment cache: a container without a readinessProbe",
+        );
+        check(
+            "livenessProbe: {exec: {command: [redis-cli, ping]}}",
+            "",
+            "Deployment cache: a container without a livenessProbe",
         );
     }
 
