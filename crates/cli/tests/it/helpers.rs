@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub use test_support::{files_under, free_port, workspace_root};
+pub use test_support::{free_port, workspace_root};
 
 pub fn fixtures() -> PathBuf {
     workspace_root().join("fixtures/quotes.txt")

@@ -1,6 +1,8 @@
 //! `quotes wiki-import DIR` and `quotes wiki-export DIR` on PostgreSQL: a folder of
 //! Markdown pages in, the same folder out, twice adds nothing, a bad file loads nothing.
 
+use test_support::files_under;
+
 use crate::helpers::*;
 
 #[test]
