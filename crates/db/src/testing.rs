@@ -162,6 +162,42 @@ fn template_name(sets: &[Migrations]) -> String {
     format!("quotes_test_template_{digest:016x}")
 }
 
+/// A store on a migrated database of its own, dropped with it (the store first): a contract
+/// suite's fresh PostgreSQL store per case. Derefs to the store.
+pub struct OnTestDatabase<S> {
+    store: S,
+    _db: TestDatabase,
+}
+
+impl<S> OnTestDatabase<S> {
+    /// `open` (a store's `new`) on a fresh database with `sets` applied.
+    pub fn new<E: std::fmt::Debug>(
+        sets: &[Migrations],
+        open: impl FnOnce(&crate::Database) -> Result<S, E>,
+    ) -> Self {
+        let db = TestDatabase::migrated(sets);
+        let store = open(db.database()).expect("the store opens on a migrated database");
+        Self { store, _db: db }
+    }
+}
+
+impl<S> std::ops::Deref for OnTestDatabase<S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.store
+    }
+}
+
+/// Asserts that `set` undoes cleanly and applies again, on a database of its own: every
+/// `down.sql` runs, newest first, then every migration is pending and applies.
+pub fn assert_migrations_revert_and_apply_again(set: Migrations) {
+    let db = TestDatabase::migrated(&[set]);
+    let reverted = revert_all(db.url(), &set).unwrap();
+    assert_eq!(reverted.len(), set.names().len());
+    assert_eq!(db.database().migrate().unwrap(), set.names());
+}
+
 /// Runs every `down.sql` of `set` on the database at `url`, newest first, and returns the
 /// names reverted: to test that a component's migrations undo cleanly.
 pub fn revert_all(url: &str, set: &Migrations) -> Result<Vec<String>, String> {

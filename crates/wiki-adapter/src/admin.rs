@@ -15,7 +15,9 @@ use web::ErrorChain;
 
 use crate::markdown;
 use crate::path::WikiPath;
-use crate::store::{NewRevision, PageFilter, PageInfo, PageState, Revision, WikiError, WikiStore};
+use crate::store::{
+    restate, NewRevision, PageFilter, PageInfo, PageState, Revision, WikiError, WikiStore,
+};
 
 /// The id of the root page (an empty path would make an empty address segment).
 const ROOT_ID: &str = "~";
@@ -198,8 +200,7 @@ fn revision(form: &FormData, actor: &Actor, default_message: &str) -> NewRevisio
         "" => default_message.to_owned(),
         m => m.to_owned(),
     };
-    // Browsers send a textarea's lines ending in CR LF; the wiki keeps line feeds.
-    let content = get("content").replace("\r\n", "\n");
+    let content = crate::merge::from_textarea(get("content"));
     NewRevision {
         title: get("title").to_owned(),
         html: markdown::render(&content).html,
@@ -306,32 +307,14 @@ impl AdminSection for PagesAdmin {
 
     fn delete(&self, id: &str, actor: &Actor) -> Result<(), AdminError> {
         let path = path_of(id)?;
-        // A save landing meanwhile moves the page on; the delete goes on top of it.
-        for _ in 0..3 {
-            let (info, current) = self.current(&path)?;
-            if info.state.deleted {
-                return Ok(());
-            }
-            let hidden = NewRevision {
-                title: current.title,
-                content: current.content,
-                html: current.html,
-                author: Some(actor.name.clone()),
-                address: None,
-                message: "Deleted in the admin".to_owned(),
-                state: Some(PageState {
-                    deleted: true,
-                    ..info.state
-                }),
-            };
-            match self.store.save(&path, Some(info.revision), hidden) {
-                Err(WikiError::Stale { .. }) => continue,
-                other => return other.map(drop).map_err(failure),
-            }
-        }
-        Err(AdminError::Refused(
-            "The page kept changing; try again.".to_owned(),
-        ))
+        let hide = |now: PageState| PageState {
+            deleted: true,
+            ..now
+        };
+        let by = Some(actor.name.clone());
+        restate(&*self.store, &path, hide, by, None, "Deleted in the admin")
+            .map(drop)
+            .map_err(failure)
     }
 }
 

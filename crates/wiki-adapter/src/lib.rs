@@ -117,6 +117,7 @@ pub struct Wiki {
     state: Arc<State>,
 }
 
+#[derive(Clone)]
 pub(crate) struct State {
     pub store: Arc<dyn WikiStore>,
     pub settings: WikiSettings,
@@ -135,15 +136,9 @@ impl Wiki {
     }
 
     /// Where visitors who may not write are sent to sign in.
-    pub fn with_login(self, login_url: Option<String>) -> Self {
-        let state = Arc::try_unwrap(self.state).unwrap_or_else(|shared| State {
-            store: shared.store.clone(),
-            settings: shared.settings.clone(),
-            login_url: shared.login_url.clone(),
-        });
-        Self {
-            state: Arc::new(State { login_url, ..state }),
-        }
+    pub fn with_login(mut self, login_url: Option<String>) -> Self {
+        Arc::make_mut(&mut self.state).login_url = login_url;
+        self
     }
 }
 

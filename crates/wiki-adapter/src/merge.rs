@@ -45,6 +45,12 @@ fn with_newline(text: &str) -> String {
     text
 }
 
+/// A textarea's text as the wiki keeps it: browsers end its lines in CR LF, the merge
+/// writes line feeds, and a diff between the two would show every line changed.
+pub fn from_textarea(text: &str) -> String {
+    text.replace("\r\n", "\n")
+}
+
 /// True when `text` still holds conflict markers a save must not keep. (A line of `=`
 /// alone is Markdown's heading underline, so only the outer markers count.)
 pub fn has_markers(text: &str) -> bool {

@@ -14,11 +14,11 @@ use web::actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 use web::{identity, AppError, ErrorChain, Templates};
 
 use crate::markdown::{self, linked_paths, mark_missing};
-use crate::merge::{has_markers, three_way, Merged};
+use crate::merge::{self, has_markers, three_way, Merged};
 use crate::path::WikiPath;
 use crate::store::{
-    Change, Hit, NewRevision, PageInfo, PageState, Revision, WikiError, WikiStore, MARK_END,
-    MARK_START,
+    restate, Change, Hit, NewRevision, PageInfo, PageState, Revision, WikiError, WikiStore,
+    MARK_END, MARK_START,
 };
 use crate::State;
 
@@ -275,21 +275,14 @@ async fn page(
     let wanted = revision_number("revision", query.revision.as_deref())?;
     let look = path.clone();
     let found = run(state, move |s| {
-        let Some((info, current)) = s.page(&look)? else {
+        let Some(shown) = Shown::read(s, &look, wanted)? else {
             return Ok(None);
         };
-        let shown = match wanted {
-            Some(n) if n != current.number => s.revision(&look, n)?,
-            _ => current,
-        };
-        let links = linked_paths(&shown.html);
-        let existing = s.existing(&links)?;
-        let children = s.children(&look)?;
-        Ok(Some((info, shown, links, existing, children)))
+        Ok(Some((shown, s.children(&look)?)))
     })
     .await?;
     let mut ctx = page_context(req, t, &path, state);
-    let Some((info, shown, links, existing, children)) = found else {
+    let Some((shown, children)) = found else {
         ctx.insert("missing", &true);
         ctx.insert("title", &title_from_slug(&path));
         return Ok(html(
@@ -297,6 +290,12 @@ async fn page(
             t.render_to_string("wiki/page.html", &ctx)?,
         ));
     };
+    let body = shown.body();
+    let Shown {
+        info,
+        revision: shown,
+        ..
+    } = shown;
     if info.state.deleted && !is_staff(req) {
         ctx.insert("missing", &false);
         ctx.insert("deleted", &true);
@@ -310,7 +309,7 @@ async fn page(
     ctx.insert("deleted", &false);
     ctx.insert("info", &info);
     ctx.insert("title", &shown.title);
-    ctx.insert("body", &mark_missing(&shown.html, &links, &existing));
+    ctx.insert("body", &body);
     ctx.insert("revision", &shown);
     ctx.insert("current", &info.revision);
     ctx.insert("old", &(shown.number != info.revision));
@@ -323,6 +322,45 @@ async fn page(
         StatusCode::OK,
         t.render_to_string("wiki/page.html", &ctx)?,
     ))
+}
+
+/// A page's revision as it is shown, with which of the pages it links to exist.
+struct Shown {
+    info: PageInfo,
+    revision: Revision,
+    links: Vec<WikiPath>,
+    existing: Vec<WikiPath>,
+}
+
+impl Shown {
+    /// The page at `path` with its revision `wanted` (the current one by default); `None`
+    /// when there is no such page.
+    fn read(
+        s: &dyn WikiStore,
+        path: &WikiPath,
+        wanted: Option<u32>,
+    ) -> Result<Option<Shown>, WikiError> {
+        let Some((info, current)) = s.page(path)? else {
+            return Ok(None);
+        };
+        let revision = match wanted {
+            Some(n) if n != current.number => s.revision(path, n)?,
+            _ => current,
+        };
+        let links = linked_paths(&revision.html);
+        let existing = s.existing(&links)?;
+        Ok(Some(Shown {
+            info,
+            revision,
+            links,
+            existing,
+        }))
+    }
+
+    /// The revision's kept HTML, its links to missing pages marked.
+    fn body(&self) -> String {
+        mark_missing(&self.revision.html, &self.links, &self.existing)
+    }
 }
 
 /// A title for a page that does not exist yet: its slug in words.
@@ -501,11 +539,7 @@ async fn save(
     t: &Templates,
 ) -> Result<HttpResponse, AppError> {
     let base = revision_number("base", Some(&form.base))?;
-    // Browsers send a textarea's lines ending in CR LF; kept as line feeds, as the merge
-    // writes them, so a diff shows only the lines that changed.
-    if form.content.contains('\r') {
-        form.content = form.content.replace("\r\n", "\n");
-    }
+    form.content = merge::from_textarea(&form.content);
     let mut page = EditPage {
         title: form.title.clone(),
         content: form.content.clone(),
@@ -686,9 +720,11 @@ async fn confirm_delete(
     t: &Templates,
 ) -> Result<HttpResponse, AppError> {
     let look = path.clone();
-    let (info, _) = run(state, move |s| s.page(&look)?.ok_or(WikiError::NotFound)).await?;
-    let look = path.clone();
-    let children = run(state, move |s| s.children(&look)).await?;
+    let (info, children) = run(state, move |s| {
+        let (info, _) = s.page(&look)?.ok_or(WikiError::NotFound)?;
+        Ok((info, s.children(&look)?))
+    })
+    .await?;
     let mut ctx = page_context(req, t, &path, state);
     ctx.insert("title", &info.title);
     ctx.insert("info", &info);
@@ -709,44 +745,16 @@ async fn set_state(
     state: &Data<State>,
 ) -> Result<HttpResponse, AppError> {
     let target = path.clone();
-    let reason = form.message.trim().to_owned();
+    let message = match form.message.trim() {
+        "" => change.verb.to_owned(),
+        why => format!("{}: {why}", change.verb),
+    };
+    let new_state = move |now: PageState| PageState {
+        deleted: change.deleted.unwrap_or(now.deleted),
+        locked: change.locked.unwrap_or(now.locked),
+    };
     run(state, move |s| {
-        // A save landing meanwhile moves the page on; the change is made on top of it.
-        for _ in 0..3 {
-            let (info, current) = s.page(&target)?.ok_or(WikiError::NotFound)?;
-            let new = PageState {
-                deleted: change.deleted.unwrap_or(info.state.deleted),
-                locked: change.locked.unwrap_or(info.state.locked),
-            };
-            if new == info.state {
-                return Ok(());
-            }
-            let message = match reason.as_str() {
-                "" => change.verb.to_owned(),
-                why => format!("{}: {why}", change.verb),
-            };
-            let saved = s.save(
-                &target,
-                Some(info.revision),
-                NewRevision {
-                    title: current.title,
-                    content: current.content,
-                    html: current.html,
-                    author: who.author.clone(),
-                    address: who.address.clone(),
-                    message,
-                    state: Some(new),
-                },
-            );
-            match saved {
-                Err(WikiError::Stale { .. }) => continue,
-                other => return other.map(drop),
-            }
-        }
-        Err(WikiError::Stale {
-            base: 0,
-            current: 0,
-        })
+        restate(s, &target, new_state, who.author, who.address, &message)
     })
     .await?;
     Ok(see_other(&path.url()))
@@ -860,27 +868,25 @@ pub(crate) async fn api_page(
 ) -> Result<HttpResponse, AppError> {
     let path = WikiPath::parse(&tail).map_err(|e| AppError::not_found(e.to_string()))?;
     let look = path.clone();
-    let found = run(&state, move |s| {
-        let Some((info, current)) = s.page(&look)? else {
-            return Ok(None);
-        };
-        let links = linked_paths(&current.html);
-        let existing = s.existing(&links)?;
-        Ok(Some((info, current, links, existing)))
-    })
-    .await?;
-    let Some((info, current, links, existing)) = found else {
+    let found = run(&state, move |s| Shown::read(s, &look, None)).await?;
+    let Some(shown) = found else {
         return Err(AppError::not_found(format!(
             "There is no page at {:?}.",
             path.as_str()
         )));
     };
-    hidden(&info, &req)?;
+    hidden(&shown.info, &req)?;
+    let html = shown.body();
+    let Shown {
+        info,
+        revision: current,
+        ..
+    } = shown;
     Ok(HttpResponse::Ok().json(ApiPage {
         path: path.to_string(),
         url: path.url(),
         title: info.title,
-        html: mark_missing(&current.html, &links, &existing),
+        html,
         markdown: current.content,
         revision: current.number,
         updated_at: info.updated_at,

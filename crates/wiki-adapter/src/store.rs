@@ -114,6 +114,42 @@ impl NewRevision {
     }
 }
 
+/// Gives the page the state `change` makes of its current one, as a new revision holding
+/// the current text, signed by `author`/`address` with `message`: what locking, deleting
+/// and restoring save. A save landing meanwhile moves the page on, and the change is made
+/// on top of it. Returns the new revision's number, or `None` when the state was so already.
+pub fn restate(
+    s: &dyn WikiStore,
+    path: &WikiPath,
+    change: impl Fn(PageState) -> PageState,
+    author: Option<String>,
+    address: Option<String>,
+    message: &str,
+) -> Result<Option<u32>, WikiError> {
+    let mut last = WikiError::NotFound;
+    for _ in 0..3 {
+        let (info, current) = s.page(path)?.ok_or(WikiError::NotFound)?;
+        let new = change(info.state);
+        if new == info.state {
+            return Ok(None);
+        }
+        let revision = NewRevision {
+            title: current.title,
+            content: current.content,
+            html: current.html,
+            author: author.clone(),
+            address: address.clone(),
+            message: message.to_owned(),
+            state: Some(new),
+        };
+        match s.save(path, Some(info.revision), revision) {
+            Err(stale @ WikiError::Stale { .. }) => last = stale,
+            other => return other.map(Some),
+        }
+    }
+    Err(last)
+}
+
 /// Checks a batch for [`WikiStore::import`] before anything is written: every revision
 /// within its limits, no path twice.
 #[cfg_attr(not(any(feature = "memory", feature = "pg")), allow(dead_code))]
